@@ -1,0 +1,243 @@
+"""The `digitrec` command. Thin: each command parses its flags and calls one library function.
+
+Errors a user can fix (DigitrecError) are printed on one line with exit code 1, never a traceback.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import shlex
+import sys
+from collections.abc import Callable, Sequence
+from pathlib import Path
+
+from digitrec.errors import DigitrecError
+
+Handler = Callable[[argparse.Namespace], int]
+
+
+def _formatter(prog: str) -> argparse.HelpFormatter:
+    return argparse.ArgumentDefaultsHelpFormatter(prog, max_help_position=32)
+
+
+def cmd_train(args: argparse.Namespace) -> int:
+    try:
+        from digitrec.train import TrainConfig, fit
+    except ImportError as exc:
+        raise DigitrecError(f"training needs PyTorch ({exc.name} is missing): pip install 'digitrec[train]'") from exc
+
+    out = Path(args.out or f"runs/{args.model}{'-fast' if args.fast else ''}")
+    config = TrainConfig(
+        model=args.model, out=out, data_dir=args.data_dir, seed=args.seed, epochs=args.epochs,
+        batch_size=args.batch_size, lr=args.lr, fast=args.fast, resume=args.resume,
+        limit=args.limit or (2000 if args.dry_run else None), extra_data=[Path(p) for p in args.extra_data],
+        threads=args.threads, progress=not args.no_progress,
+        command=shlex.join(["digitrec", *sys.argv[1:]]) if sys.argv[0].endswith(("digitrec", "__main__.py")) else "",
+    )
+    if args.dry_run:
+        config.epochs = 1
+    folder = fit(config)
+    metadata = json.loads((folder / "model.json").read_text())
+    print(f"wrote {folder} (validation accuracy {metadata['metrics']['val_accuracy']:.4f}, "
+          f"{metadata['training_seconds']} s)")
+    return 0
+
+
+def cmd_evaluate(args: argparse.Namespace) -> int:
+    from digitrec.checkpoint import read_metadata, write_metadata
+    from digitrec.evaluate import evaluate_test_set, write_report
+
+    report, images = evaluate_test_set(args.model, args.data_dir, through_preprocess=args.preprocess,
+                                       threads=args.threads)
+    if args.json:
+        print(json.dumps(report.as_dict()))
+    else:
+        print(f"{report.model} ({report.version}): accuracy {report.accuracy:.4f} on {report.n:,} test images "
+              f"({int((report.predicted != report.labels).sum())} errors)")
+        print("digit  precision  recall")
+        for digit, (p, r) in enumerate(zip(report.precision(), report.recall(), strict=True)):
+            print(f"{digit:>5}  {p:9.4f}  {r:6.4f}")
+    folder = _model_folder(args.model)
+    if args.report:
+        history = read_metadata(folder).get("history", [])
+        for path in write_report(report, images, history, Path(args.report)):
+            print(f"wrote {path}", file=sys.stderr)
+    if args.record:
+        metadata = read_metadata(folder)
+        key = "test_accuracy_preprocessed" if args.preprocess else "test_accuracy"
+        metadata.setdefault("metrics", {})[key] = report.accuracy
+        metadata["metrics"]["test_images"] = report.n
+        write_metadata(folder, metadata)
+        print(f"recorded {key} = {report.accuracy} in {folder}", file=sys.stderr)
+    return 0
+
+
+def _model_folder(reference: str | None) -> Path:
+    from digitrec.checkpoint import resolve_model
+
+    return resolve_model(reference)
+
+
+def cmd_predict(args: argparse.Namespace) -> int:
+    from digitrec.errors import InputError
+    from digitrec.inference import Predictor
+    from digitrec.preprocess import decode_image
+
+    predictor = Predictor(args.model)
+    failures = 0
+    for name in args.images:
+        try:
+            data = Path(name).read_bytes()
+        except OSError as exc:
+            print(f"{name}: cannot read ({exc.strerror})", file=sys.stderr)
+            failures += 1
+            continue
+        try:
+            prediction = predictor.predict([decode_image(data)])[0]
+        except InputError as exc:
+            print(f"{name}: {exc}", file=sys.stderr)
+            failures += 1
+            continue
+        if args.json:
+            print(json.dumps({"file": name, "digit": prediction.digit, "confidence": round(prediction.confidence, 6),
+                              "probabilities": [round(p, 6) for p in prediction.probabilities]}))
+        else:
+            print(f"{name}: {prediction.digit} ({prediction.confidence:.1%})")
+    return 1 if failures else 0
+
+
+def cmd_export(args: argparse.Namespace) -> int:
+    try:
+        from digitrec.export import export_onnx
+        from digitrec.train import load_torch_model
+    except ImportError as exc:
+        raise DigitrecError(f"export needs PyTorch ({exc.name} is missing): pip install 'digitrec[train]'") from exc
+    folder = _model_folder(args.model)
+    model, metadata = load_torch_model(folder)
+    out = Path(args.out)
+    export_onnx(model, out, metadata)
+    print(f"wrote {out}")
+    return 0
+
+
+def cmd_data_download(args: argparse.Namespace) -> int:
+    from tqdm import tqdm
+
+    from digitrec.data import download, resolve_data_dir
+
+    target = resolve_data_dir(args.dir)
+    bars: list[tqdm] = []
+
+    def progress(name: str, total: int | None) -> Callable[[int], None]:
+        bar = tqdm(total=total, desc=name, unit="B", unit_scale=True, file=sys.stderr)
+        bars.append(bar)
+        return bar.update
+
+    try:
+        paths = download(target, progress=progress, timeout=args.timeout)
+    finally:
+        for bar in bars:
+            bar.close()
+    print(f"MNIST is ready in {target} ({len(paths)} files, checksums verified)")
+    return 0
+
+
+def cmd_data_verify(args: argparse.Namespace) -> int:
+    from digitrec.data import FILES, resolve_data_dir, verify_file
+
+    target = resolve_data_dir(args.dir)
+    for spec in FILES.values():
+        verify_file(target / spec.name, spec)
+        print(f"ok  {target / spec.name}")
+    return 0
+
+
+def cmd_models(args: argparse.Namespace) -> int:
+    from digitrec.checkpoint import read_metadata, resolve_model, shipped_models
+
+    for name in shipped_models():
+        metadata = read_metadata(resolve_model(name))
+        accuracy = metadata.get("metrics", {}).get("test_accuracy")
+        shown = f"{accuracy:.4f}" if accuracy is not None else "not measured"
+        print(f"{name:10} test accuracy {shown}  {metadata.get('parameters', 0):>9,} parameters  "
+              f"{metadata.get('description', '')}")
+    return 0
+
+
+def build_parser() -> argparse.ArgumentParser:
+    from digitrec.models import ARCHITECTURES
+
+    parser = argparse.ArgumentParser(prog="digitrec", description="Handwritten digit recognition.",
+                                     formatter_class=_formatter)
+    commands = parser.add_subparsers(dest="command", required=True, metavar="COMMAND")
+
+    train = commands.add_parser("train", help="train a model on MNIST", formatter_class=_formatter)
+    train.add_argument("--model", default="cnn", choices=list(ARCHITECTURES), help="architecture and its recipe")
+    train.add_argument("--out", help="checkpoint folder (default: runs/MODEL)")
+    train.add_argument("--data-dir", help="MNIST folder (default: $DIGITREC_DATA_DIR, else the user cache)")
+    train.add_argument("--epochs", type=int, help="epochs (default: the model's recipe)")
+    train.add_argument("--batch-size", type=int, help="batch size (default: the model's recipe)")
+    train.add_argument("--lr", type=float, help="peak learning rate (default: the model's recipe)")
+    train.add_argument("--seed", type=int, default=0, help="random seed")
+    train.add_argument("--fast", action="store_true", help="the fast recipe: 99%% in seconds (cnn)")
+    train.add_argument("--resume", action="store_true", help="continue an interrupted run in --out")
+    train.add_argument("--extra-data", action="append", default=[], metavar="DIR",
+                       help="another IDX folder to train on too (repeatable)")
+    train.add_argument("--limit", type=int, help="train on the first N images only")
+    train.add_argument("--dry-run", action="store_true", help="one epoch on 2,000 images, to check the setup")
+    train.add_argument("--threads", type=int, help="CPU threads (default: PyTorch's choice)")
+    train.add_argument("--no-progress", action="store_true", help="no progress bars")
+    train.set_defaults(handler=cmd_train)
+
+    evaluate = commands.add_parser("evaluate", help="accuracy on the MNIST test set", formatter_class=_formatter)
+    evaluate.add_argument("--model", default="cnn", help="shipped model name or checkpoint folder")
+    evaluate.add_argument("--data-dir", help="MNIST folder (default: $DIGITREC_DATA_DIR, else the user cache)")
+    evaluate.add_argument("--json", action="store_true", help="print one JSON object")
+    evaluate.add_argument("--report", metavar="DIR", help="write confusion, error and training-curve PNGs here")
+    evaluate.add_argument("--preprocess", action="store_true",
+                          help="pass each test image through the drawing preprocessing first")
+    evaluate.add_argument("--record", action="store_true", help="store the measured accuracy in the model's metadata")
+    evaluate.add_argument("--threads", type=int, default=2, help="ONNX Runtime threads")
+    evaluate.set_defaults(handler=cmd_evaluate)
+
+    predict = commands.add_parser("predict", help="read the digit in image files", formatter_class=_formatter)
+    predict.add_argument("images", nargs="+", metavar="IMAGE", help="PNG, JPEG, WebP, BMP or GIF files")
+    predict.add_argument("--model", default="cnn", help="shipped model name or checkpoint folder")
+    predict.add_argument("--json", action="store_true", help="one JSON object per image")
+    predict.set_defaults(handler=cmd_predict)
+
+    export = commands.add_parser("export", help="write a trained model as ONNX", formatter_class=_formatter)
+    export.add_argument("--model", default="cnn", help="shipped model name or checkpoint folder")
+    export.add_argument("--out", default="model.onnx", help="ONNX file to write")
+    export.set_defaults(handler=cmd_export)
+
+    data = commands.add_parser("data", help="get or check the MNIST files", formatter_class=_formatter)
+    data_commands = data.add_subparsers(dest="data_command", required=True, metavar="ACTION")
+    download = data_commands.add_parser("download", help="download MNIST from public mirrors",
+                                        formatter_class=_formatter)
+    download.add_argument("--dir", help="target folder (default: $DIGITREC_DATA_DIR, else the user cache)")
+    download.add_argument("--timeout", type=float, default=30.0, help="seconds to wait for a mirror")
+    download.set_defaults(handler=cmd_data_download)
+    verify = data_commands.add_parser("verify", help="check the SHA-256 of the MNIST files",
+                                      formatter_class=_formatter)
+    verify.add_argument("--dir", help="MNIST folder (default: $DIGITREC_DATA_DIR, else the user cache)")
+    verify.set_defaults(handler=cmd_data_verify)
+
+    models = commands.add_parser("models", help="list the shipped models", formatter_class=_formatter)
+    models.set_defaults(handler=cmd_models)
+    return parser
+
+
+def main(argv: Sequence[str] | None = None) -> int:
+    parser = build_parser()
+    args = parser.parse_args(argv)
+    handler: Handler = args.handler
+    try:
+        return handler(args)
+    except DigitrecError as exc:
+        print(f"digitrec: error: {exc}", file=sys.stderr)
+        return 1
+    except KeyboardInterrupt:
+        print("digitrec: interrupted", file=sys.stderr)
+        return 130

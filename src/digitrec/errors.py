@@ -1,0 +1,28 @@
+"""The exception tree of digitrec, in one place.
+
+    DigitrecError              anything a user can fix; the CLI prints it on one line, exit 1
+    +-- DataError              MNIST files missing, truncated, corrupt or not downloadable
+    +-- ModelError             unknown model name, unreadable checkpoint or ONNX file
+    +-- InputError             an image or drawing we cannot read (the API answers 4xx)
+        +-- EmptyDrawingError  readable, but nothing is drawn on it
+"""
+
+
+class DigitrecError(Exception):
+    """Base class: the message is written for the person who has to fix it."""
+
+
+class DataError(DigitrecError):
+    pass
+
+
+class ModelError(DigitrecError):
+    pass
+
+
+class InputError(DigitrecError):
+    pass
+
+
+class EmptyDrawingError(InputError):
+    pass

@@ -1,0 +1,64 @@
+"""ONNX export with a parity check: the served model must answer what the trained one does."""
+
+from __future__ import annotations
+
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+import torch
+from torch import nn
+
+OPSET = 17
+
+
+class WithProbabilities(nn.Module):
+    """Wraps a logits model so the exported graph outputs probabilities."""
+
+    def __init__(self, model: nn.Module) -> None:
+        super().__init__()
+        self.model = model
+        self.already_probabilities = getattr(model, "outputs_probabilities", False)
+
+    def forward(self, x: torch.Tensor) -> torch.Tensor:
+        out = self.model(x)
+        return out if self.already_probabilities else torch.softmax(out, dim=1)
+
+
+def export_onnx(model: nn.Module, path: Path, metadata: dict[str, Any] | None = None) -> Path:
+    """Write `model` as ONNX taking "input" (N, 1, 28, 28) float32 and giving "probabilities" (N, 10)."""
+    import onnx
+
+    wrapped = WithProbabilities(model).eval()
+    example = torch.zeros(2, 1, 28, 28)
+    torch.onnx.export(
+        wrapped,
+        (example,),
+        str(path),
+        input_names=["input"],
+        output_names=["probabilities"],
+        dynamic_axes={"input": {0: "batch"}, "probabilities": {0: "batch"}},
+        opset_version=OPSET,
+        dynamo=False,
+    )
+    graph = onnx.load(str(path))
+    if metadata:
+        for key in ("name", "architecture", "seed"):
+            if key in metadata:
+                entry = graph.metadata_props.add()
+                entry.key, entry.value = key, str(metadata[key])
+    onnx.save(graph, str(path))
+    return path
+
+
+def parity(model: nn.Module, onnx_path: Path, images: np.ndarray) -> float:
+    """Largest absolute difference of probabilities between PyTorch and ONNX Runtime."""
+    import onnxruntime as ort
+
+    wrapped = WithProbabilities(model).eval()
+    batch = images.astype(np.float32).reshape(-1, 1, 28, 28)
+    with torch.no_grad():
+        expected = wrapped(torch.from_numpy(batch)).numpy()
+    session = ort.InferenceSession(str(onnx_path), providers=["CPUExecutionProvider"])
+    actual = session.run(None, {"input": batch})[0]
+    return float(np.abs(expected - actual).max())

@@ -1,0 +1,79 @@
+"""Serving-side inference: ONNX Runtime only (no torch), a model loaded once, batches predicted."""
+
+from __future__ import annotations
+
+import hashlib
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+
+from digitrec.checkpoint import ONNX_FILE, read_metadata, resolve_model, shipped_models
+from digitrec.errors import ModelError
+from digitrec.preprocess import preprocess
+
+
+@dataclass
+class Prediction:
+    digit: int
+    confidence: float
+    probabilities: list[float]
+    input: np.ndarray  # the 28x28 image the model saw
+
+
+class Predictor:
+    """One model, loaded once. `predict_inputs` runs a batch of preprocessed 28x28 images."""
+
+    def __init__(self, reference: str | Path | None = None, threads: int = 1) -> None:
+        import onnxruntime as ort
+
+        self.folder = resolve_model(reference)
+        self.metadata: dict[str, Any] = read_metadata(self.folder)
+        onnx_path = self.folder / ONNX_FILE
+        model_bytes = onnx_path.read_bytes()
+        self.name: str = str(reference) if reference and str(reference) in shipped_models() else self.metadata["name"]
+        self.version = f"{self.metadata['name']}-{hashlib.sha256(model_bytes).hexdigest()[:12]}"
+        options = ort.SessionOptions()
+        # One thread per request is the fastest under concurrent load; servers scale by workers.
+        options.intra_op_num_threads = threads
+        options.inter_op_num_threads = 1
+        options.execution_mode = ort.ExecutionMode.ORT_SEQUENTIAL
+        try:
+            self.session = ort.InferenceSession(model_bytes, options, providers=["CPUExecutionProvider"])
+        except Exception as exc:  # onnxruntime raises its own untyped errors for bad files
+            raise ModelError(f"{onnx_path} is not a usable ONNX model ({exc})") from exc
+        self.input_name = self.session.get_inputs()[0].name
+
+    @property
+    def accuracy(self) -> float | None:
+        value = self.metadata.get("metrics", {}).get("test_accuracy")
+        return float(value) if value is not None else None
+
+    @property
+    def parameters(self) -> int | None:
+        value = self.metadata.get("parameters")
+        return int(value) if value is not None else None
+
+    def predict_inputs(self, inputs: np.ndarray) -> np.ndarray:
+        """(N, 1, 28, 28) or (N, 28, 28) float32 in [0, 1] -> probabilities (N, 10)."""
+        batch = np.ascontiguousarray(inputs, dtype=np.float32).reshape(-1, 1, 28, 28)
+        result: np.ndarray = self.session.run(None, {self.input_name: batch})[0]
+        return result
+
+    def predict_proba(self, inputs: np.ndarray, batch_size: int = 1000) -> np.ndarray:
+        """Like predict_inputs, in chunks, for whole data sets."""
+        flat = np.asarray(inputs, dtype=np.float32).reshape(-1, 1, 28, 28)
+        chunks = [self.predict_inputs(flat[i : i + batch_size]) for i in range(0, len(flat), batch_size)]
+        return np.concatenate(chunks) if chunks else np.zeros((0, 10), dtype=np.float32)
+
+    def predict(self, images: list[Any]) -> list[Prediction]:
+        """Pictures of digits (PIL images or arrays, any size) -> one Prediction each."""
+        inputs = np.stack([preprocess(image) for image in images])
+        probabilities = self.predict_inputs(inputs)
+        return [to_prediction(p, x) for p, x in zip(probabilities, inputs, strict=True)]
+
+
+def to_prediction(probabilities: np.ndarray, model_input: np.ndarray) -> Prediction:
+    digit = int(np.argmax(probabilities))
+    return Prediction(digit, float(probabilities[digit]), [float(p) for p in probabilities], model_input)

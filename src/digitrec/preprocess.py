@@ -1,0 +1,254 @@
+"""Pure preprocessing (no I/O): any drawing or photo of a digit -> an MNIST-style 28x28 input.
+
+The road, shared by training, evaluation and serving:
+  decode -> ink map (grayscale, auto-inverted, background 0) -> crop to the ink -> stroke width
+  brought into MNIST's range -> fit 20x20 keeping the aspect ratio (anti-aliased) -> paste into
+  28x28 with the centre of mass at (14, 14), as MNIST itself was made.
+MNIST digits go through it nearly unchanged (tests check this), so a model trained on MNIST sees
+the same kind of image whether it comes from the test set or from a person's canvas.
+"""
+
+from __future__ import annotations
+
+import base64
+import binascii
+import io
+from collections.abc import Sequence
+from typing import Any
+
+import numpy as np
+from PIL import Image, ImageDraw, ImageFilter, ImageOps, UnidentifiedImageError
+
+from digitrec.errors import EmptyDrawingError, InputError
+
+SIZE = 28
+BOX = 20
+# Measured on the MNIST test set (index coordinates): mean centre of mass (13.99, 14.01).
+CENTER = 14.0
+# Stroke width (2 * area / boundary, ink > 0.5) of MNIST digits inside their 20-px box:
+# 5th percentile 2.05 px, median 2.66 px, 95th percentile 4.10 px.
+STROKE_TARGET = 2.7
+STROKE_MIN, STROKE_MAX = 1.8, 4.8
+# Work resolution for stroke normalisation: big enough to be precise, small enough to be fast.
+WORK_SIDE = 80
+NOISE_FLOOR = 0.1
+MAX_PIXELS = 25_000_000  # decoded pixels; more is refused before decoding (decompression bombs)
+
+PREPROCESSING: dict[str, Any] = {
+    "input": "float32 (N, 1, 28, 28), ink 1.0 on background 0.0",
+    "steps": ["grayscale", "auto-invert to light-on-dark", "crop to ink", "stroke width to MNIST range",
+              "fit 20x20 keeping aspect", "centre of mass at (14, 14) of 28x28"],
+    "box": BOX,
+    "size": SIZE,
+    "stroke_target": STROKE_TARGET,
+}
+
+
+def decode_image(data: bytes, max_pixels: int = MAX_PIXELS) -> Image.Image:
+    """Decode PNG/JPEG/WebP/BMP/GIF bytes; refuse what is not an image or is too large to open."""
+    if not data:
+        raise InputError("the image is empty: send the bytes of a PNG, JPEG, WebP, BMP or GIF file")
+    try:
+        image = Image.open(io.BytesIO(data))
+        width, height = image.size
+        if width * height > max_pixels:
+            raise InputError(f"the image is {width}x{height} pixels; at most {max_pixels:,} pixels are accepted")
+        image.load()
+    except InputError:
+        raise
+    except Image.DecompressionBombError as exc:
+        raise InputError("the image is too large to decode; send a smaller one") from exc
+    except UnidentifiedImageError as exc:
+        raise InputError("this is not an image Pillow can read: send PNG, JPEG, WebP, BMP or GIF") from exc
+    except (OSError, SyntaxError, ValueError) as exc:
+        raise InputError(f"the image is truncated or damaged ({exc}); send the whole file") from exc
+    # Photos from phones carry their rotation in EXIF; apply it so the digit is upright.
+    return ImageOps.exif_transpose(image) or image
+
+
+def decode_base64_image(text: str, max_pixels: int = MAX_PIXELS) -> Image.Image:
+    """Decode a data URL (data:image/png;base64,...) or bare base64 text into an image."""
+    payload = text.split(",", 1)[1] if text.startswith("data:") else text
+    try:
+        data = base64.b64decode(payload, validate=False)
+    except (binascii.Error, ValueError) as exc:
+        raise InputError("`image` is not valid base64 or a data URL") from exc
+    return decode_image(data, max_pixels)
+
+
+def ink_map(image: Image.Image | np.ndarray) -> np.ndarray:
+    """Float32 (H, W) in [0, 1]: 1 where there is ink, 0 on the background, whatever the polarity.
+
+    A transparent background (a canvas exported as PNG, the seed's RGBA bytes) makes opacity the
+    ink, whatever its colour. Otherwise the background is the border's median grey: dark digits on
+    light paper and light digits on a dark canvas both come out as light-on-dark, like MNIST.
+    """
+    luminance, alpha = _luminance_and_alpha(image)
+    if alpha is not None and float(alpha.min()) < 0.99:
+        ink = alpha
+    else:
+        border = np.concatenate([luminance[0], luminance[-1], luminance[:, 0], luminance[:, -1]])
+        background = float(np.median(border))
+        if background >= 0.5:
+            ink = (background - luminance) / max(background - float(luminance.min()), 1e-6)
+        else:
+            ink = (luminance - background) / max(float(luminance.max()) - background, 1e-6)
+    ink = np.clip(ink, 0.0, 1.0).astype(np.float32)
+    ink[ink < NOISE_FLOOR] = 0.0
+    return ink
+
+
+def _luminance_and_alpha(image: Image.Image | np.ndarray) -> tuple[np.ndarray, np.ndarray | None]:
+    if isinstance(image, np.ndarray):
+        array = np.asarray(image, dtype=np.float32)
+        if array.ndim == 2:
+            return array / 255.0, None
+        if array.ndim == 3 and array.shape[2] in (3, 4):
+            rgb = array[..., :3] / 255.0
+            luminance = rgb @ np.array([0.299, 0.587, 0.114], dtype=np.float32)
+            return luminance, (array[..., 3] / 255.0 if array.shape[2] == 4 else None)
+        raise InputError(f"pixels must be (H, W) grayscale or (H, W, 3|4) colour, got shape {array.shape}")
+    if image.mode in ("I", "I;16", "I;16B", "F"):
+        array = np.asarray(image.convert("F"), dtype=np.float32)
+        return array / max(float(array.max()), 1.0), None
+    if image.mode == "P" and "transparency" in image.info:
+        image = image.convert("RGBA")
+    if image.mode in ("RGBA", "LA", "PA", "RGBa", "La"):
+        rgba = np.asarray(image.convert("RGBA"), dtype=np.float32) / 255.0
+        luminance = rgba[..., :3] @ np.array([0.299, 0.587, 0.114], dtype=np.float32)
+        return luminance, rgba[..., 3]
+    return np.asarray(image.convert("L"), dtype=np.float32) / 255.0, None
+
+
+def crop_to_ink(ink: np.ndarray) -> np.ndarray:
+    rows, cols = np.flatnonzero(ink.any(axis=1)), np.flatnonzero(ink.any(axis=0))
+    if rows.size == 0:
+        raise EmptyDrawingError("nothing drawn: the image has no ink on it")
+    return ink[rows[0] : rows[-1] + 1, cols[0] : cols[-1] + 1]
+
+
+def stroke_width(ink: np.ndarray) -> float:
+    """Mean stroke width in pixels: for a stroke of width w and length L, area ~ wL and its
+    boundary has ~2L pixels, so w ~ 2 * area / boundary."""
+    mask = ink > 0.5
+    area = int(mask.sum())
+    if area == 0:
+        return 0.0
+    inner = mask.copy()
+    inner[1:] &= mask[:-1]
+    inner[:-1] &= mask[1:]
+    inner[:, 1:] &= mask[:, :-1]
+    inner[:, :-1] &= mask[:, 1:]
+    boundary = int((mask & ~inner).sum())
+    return 2.0 * area / max(boundary, 1)
+
+
+def _resize(ink: np.ndarray, width: int, height: int) -> np.ndarray:
+    # Pillow widens its filter when it shrinks, so BILINEAR here is a proper anti-aliased
+    # (triangle) downscale, without the ringing LANCZOS would add around strokes.
+    return np.asarray(Image.fromarray(ink, mode="F").resize((width, height), Image.BILINEAR), dtype=np.float32)
+
+
+def normalize_stroke(ink: np.ndarray) -> np.ndarray:
+    """Bring the stroke width into MNIST's range, measured as it will be inside the 20-px box.
+
+    A thin pen on a big canvas would otherwise shrink to faint 1-px lines, a fat brush on a small
+    digit to a blob; MNIST's own digits (width 2.1-4.1 px) are left alone.
+    """
+    side = max(ink.shape)
+    scale = BOX / side
+    width = stroke_width(ink) * scale
+    if STROKE_MIN <= width <= STROKE_MAX or width == 0:
+        return ink
+    # Morphology in the 20-px box's units would be too coarse; work at a finer resolution.
+    work = ink
+    if side > WORK_SIDE:
+        factor = WORK_SIDE / side
+        work = _resize(ink, max(1, round(ink.shape[1] * factor)), max(1, round(ink.shape[0] * factor)))
+        work = np.clip(work / max(float(work.max()), 1e-6), 0, 1)
+    work_scale = BOX / max(work.shape)
+    grow = (STROKE_TARGET - width) / work_scale  # in work pixels; negative: thinner
+    size = 2 * int(round(abs(grow) / 2)) + 1
+    if size < 3:
+        return work
+    picture = Image.fromarray(work, mode="F")
+    if grow > 0:
+        # Pad first, so the thickened strokes are not cut at the crop's edge.
+        pad = size // 2
+        padded = np.pad(work, pad)
+        picture = Image.fromarray(padded, mode="F")
+        return np.asarray(picture.filter(ImageFilter.MaxFilter(size)), dtype=np.float32)
+    thinned = np.asarray(picture.filter(ImageFilter.MinFilter(size)), dtype=np.float32)
+    # Never erase a digit: keep the original where thinning would remove most of the ink.
+    return thinned if (thinned > 0.5).sum() >= 0.25 * (work > 0.5).sum() else work
+
+
+def fit_box(ink: np.ndarray) -> np.ndarray:
+    """Scale so the longer side is 20 px, keeping the aspect ratio."""
+    height, width = ink.shape
+    scale = BOX / max(height, width)
+    resized = _resize(ink, max(1, round(width * scale)), max(1, round(height * scale)))
+    peak = float(resized.max())
+    return np.clip(resized / peak, 0.0, 1.0) if peak > 0 else resized
+
+
+def center_by_mass(digit: np.ndarray) -> np.ndarray:
+    """Paste into 28x28 so that the centre of mass lands on (14, 14), as in MNIST."""
+    height, width = digit.shape
+    total = float(digit.sum())
+    rows, cols = np.indices(digit.shape)
+    cy, cx = float((rows * digit).sum()) / total, float((cols * digit).sum()) / total
+    top = int(np.clip(round(CENTER - cy), 0, SIZE - height))
+    left = int(np.clip(round(CENTER - cx), 0, SIZE - width))
+    canvas = np.zeros((SIZE, SIZE), dtype=np.float32)
+    canvas[top : top + height, left : left + width] = digit
+    return canvas
+
+
+def preprocess(image: Image.Image | np.ndarray) -> np.ndarray:
+    """Any picture of one digit -> float32 (28, 28), ink 1 on background 0, MNIST-style."""
+    ink = crop_to_ink(ink_map(image))
+    ink = crop_to_ink(normalize_stroke(ink))
+    return center_by_mass(fit_box(ink))
+
+
+def mnist_to_input(images: np.ndarray) -> np.ndarray:
+    """uint8 MNIST images (N, 28, 28) -> model input (N, 1, 28, 28) float32 in [0, 1]."""
+    return (np.asarray(images, dtype=np.float32) / 255.0).reshape(-1, 1, SIZE, SIZE)
+
+
+def render_strokes(
+    strokes: Sequence[Sequence[Sequence[float]]],
+    width: int,
+    height: int,
+    line_width: float | None = None,
+) -> np.ndarray:
+    """Draw strokes (lists of [x, y] points, canvas pixels) as a white-on-black ink map."""
+    if not strokes or not any(len(s) for s in strokes):
+        raise EmptyDrawingError("nothing drawn: `strokes` holds no points")
+    line = float(line_width) if line_width else max(width, height) / 16
+    picture = Image.new("L", (int(width), int(height)), 0)
+    pen = ImageDraw.Draw(picture)
+    radius = line / 2
+    for stroke in strokes:
+        points = [(float(p[0]), float(p[1])) for p in stroke]
+        if len(points) > 1:
+            pen.line(points, fill=255, width=max(1, round(line)))
+        # Round caps and joins, as a canvas draws them with lineCap = "round".
+        for x, y in points:
+            pen.ellipse((x - radius, y - radius, x + radius, y + radius), fill=255)
+    return np.asarray(picture, dtype=np.float32) / 255.0
+
+
+def rgba_bytes_to_image(values: Sequence[float] | np.ndarray, width: int | None = None) -> np.ndarray:
+    """The seed's request: a flat list of a square canvas's RGBA bytes -> (H, W, 4) uint8."""
+    array = np.asarray(values, dtype=np.float64)
+    if array.ndim != 1 or array.size == 0 or array.size % 4:
+        raise InputError("expected a flat list of RGBA values (4 per pixel)")
+    if not np.isfinite(array).all() or array.min() < 0 or array.max() > 255:
+        raise InputError("RGBA values must be numbers from 0 to 255")
+    pixels = array.size // 4
+    side = width or int(round(pixels**0.5))
+    if side * (pixels // side) != pixels or (width is None and side * side != pixels):
+        raise InputError(f"{pixels} pixels do not make a square canvas; send width and height")
+    return array.astype(np.uint8).reshape(pixels // side, side, 4)
