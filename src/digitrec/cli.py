@@ -29,18 +29,28 @@ def cmd_train(args: argparse.Namespace) -> int:
 
     out = Path(args.out or f"runs/{args.model}{'-fast' if args.fast else ''}")
     config = TrainConfig(
-        model=args.model, out=out, data_dir=args.data_dir, seed=args.seed, epochs=args.epochs,
-        batch_size=args.batch_size, lr=args.lr, fast=args.fast, resume=args.resume,
-        limit=args.limit or (2000 if args.dry_run else None), extra_data=[Path(p) for p in args.extra_data],
-        threads=args.threads, progress=not args.no_progress,
+        model=args.model,
+        out=out,
+        data_dir=args.data_dir,
+        seed=args.seed,
+        epochs=args.epochs,
+        batch_size=args.batch_size,
+        lr=args.lr,
+        fast=args.fast,
+        resume=args.resume,
+        limit=args.limit or (2000 if args.dry_run else None),
+        extra_data=[Path(p) for p in args.extra_data],
+        threads=args.threads,
+        progress=not args.no_progress,
         command=shlex.join(["digitrec", *sys.argv[1:]]) if sys.argv[0].endswith(("digitrec", "__main__.py")) else "",
     )
     if args.dry_run:
         config.epochs = 1
     folder = fit(config)
     metadata = json.loads((folder / "model.json").read_text())
-    print(f"wrote {folder} (validation accuracy {metadata['metrics']['val_accuracy']:.4f}, "
-          f"{metadata['training_seconds']} s)")
+    accuracy = metadata["metrics"]["val_accuracy"]
+    measured = f"validation accuracy {accuracy:.4f}" if accuracy is not None else "no validation split"
+    print(f"wrote {folder} ({measured}, {metadata['training_seconds']} s)")
     return 0
 
 
@@ -48,13 +58,16 @@ def cmd_evaluate(args: argparse.Namespace) -> int:
     from digitrec.checkpoint import read_metadata, write_metadata
     from digitrec.evaluate import evaluate_test_set, write_report
 
-    report, images = evaluate_test_set(args.model, args.data_dir, through_preprocess=args.preprocess,
-                                       threads=args.threads)
+    report, images = evaluate_test_set(
+        args.model, args.data_dir, through_preprocess=args.preprocess, threads=args.threads
+    )
     if args.json:
         print(json.dumps(report.as_dict()))
     else:
-        print(f"{report.model} ({report.version}): accuracy {report.accuracy:.4f} on {report.n:,} test images "
-              f"({int((report.predicted != report.labels).sum())} errors)")
+        print(
+            f"{report.model} ({report.version}): accuracy {report.accuracy:.4f} on {report.n:,} test images "
+            f"({int((report.predicted != report.labels).sum())} errors)"
+        )
         print("digit  precision  recall")
         for digit, (p, r) in enumerate(zip(report.precision(), report.recall(), strict=True)):
             print(f"{digit:>5}  {p:9.4f}  {r:6.4f}")
@@ -100,8 +113,16 @@ def cmd_predict(args: argparse.Namespace) -> int:
             failures += 1
             continue
         if args.json:
-            print(json.dumps({"file": name, "digit": prediction.digit, "confidence": round(prediction.confidence, 6),
-                              "probabilities": [round(p, 6) for p in prediction.probabilities]}))
+            print(
+                json.dumps(
+                    {
+                        "file": name,
+                        "digit": prediction.digit,
+                        "confidence": round(prediction.confidence, 6),
+                        "probabilities": [round(p, 6) for p in prediction.probabilities],
+                    }
+                )
+            )
         else:
             print(f"{name}: {prediction.digit} ({prediction.confidence:.1%})")
     return 1 if failures else 0
@@ -160,16 +181,54 @@ def cmd_models(args: argparse.Namespace) -> int:
         metadata = read_metadata(resolve_model(name))
         accuracy = metadata.get("metrics", {}).get("test_accuracy")
         shown = f"{accuracy:.4f}" if accuracy is not None else "not measured"
-        print(f"{name:10} test accuracy {shown}  {metadata.get('parameters', 0):>9,} parameters  "
-              f"{metadata.get('description', '')}")
+        print(
+            f"{name:10} test accuracy {shown}  {metadata.get('parameters', 0):>9,} parameters  "
+            f"{metadata.get('description', '')}"
+        )
+    return 0
+
+
+def cmd_serve(args: argparse.Namespace) -> int:
+    import os
+
+    import uvicorn
+
+    from digitrec.web.app import create_app
+    from digitrec.web.settings import Settings
+
+    settings = Settings.from_env(
+        host=args.host,
+        port=args.port,
+        workers=args.workers,
+        models=args.model or None,
+        default_model=(args.model or [None])[0],
+    )
+    print(f"digitrec: serving {', '.join(settings.models)} on http://{settings.host}:{settings.port}/", file=sys.stderr)
+    if settings.workers > 1:
+        # Worker processes import the app themselves; hand them the same settings by environment.
+        os.environ.update(settings.to_env())
+        uvicorn.run(
+            "digitrec.web.app:create_app_from_env",
+            factory=True,
+            host=settings.host,
+            port=settings.port,
+            workers=settings.workers,
+            log_level=args.log_level,
+            access_log=False,
+        )
+    else:
+        uvicorn.run(
+            create_app(settings), host=settings.host, port=settings.port, log_level=args.log_level, access_log=False
+        )
     return 0
 
 
 def build_parser() -> argparse.ArgumentParser:
     from digitrec.models import ARCHITECTURES
 
-    parser = argparse.ArgumentParser(prog="digitrec", description="Handwritten digit recognition.",
-                                     formatter_class=_formatter)
+    parser = argparse.ArgumentParser(
+        prog="digitrec", description="Handwritten digit recognition.", formatter_class=_formatter
+    )
     commands = parser.add_subparsers(dest="command", required=True, metavar="COMMAND")
 
     train = commands.add_parser("train", help="train a model on MNIST", formatter_class=_formatter)
@@ -182,8 +241,13 @@ def build_parser() -> argparse.ArgumentParser:
     train.add_argument("--seed", type=int, default=0, help="random seed")
     train.add_argument("--fast", action="store_true", help="the fast recipe: 99%% in seconds (cnn)")
     train.add_argument("--resume", action="store_true", help="continue an interrupted run in --out")
-    train.add_argument("--extra-data", action="append", default=[], metavar="DIR",
-                       help="another IDX folder to train on too (repeatable)")
+    train.add_argument(
+        "--extra-data",
+        action="append",
+        default=[],
+        metavar="DIR",
+        help="another IDX folder to train on too (repeatable)",
+    )
     train.add_argument("--limit", type=int, help="train on the first N images only")
     train.add_argument("--dry-run", action="store_true", help="one epoch on 2,000 images, to check the setup")
     train.add_argument("--threads", type=int, help="CPU threads (default: PyTorch's choice)")
@@ -195,8 +259,9 @@ def build_parser() -> argparse.ArgumentParser:
     evaluate.add_argument("--data-dir", help="MNIST folder (default: $DIGITREC_DATA_DIR, else the user cache)")
     evaluate.add_argument("--json", action="store_true", help="print one JSON object")
     evaluate.add_argument("--report", metavar="DIR", help="write confusion, error and training-curve PNGs here")
-    evaluate.add_argument("--preprocess", action="store_true",
-                          help="pass each test image through the drawing preprocessing first")
+    evaluate.add_argument(
+        "--preprocess", action="store_true", help="pass each test image through the drawing preprocessing first"
+    )
     evaluate.add_argument("--record", action="store_true", help="store the measured accuracy in the model's metadata")
     evaluate.add_argument("--threads", type=int, default=2, help="ONNX Runtime threads")
     evaluate.set_defaults(handler=cmd_evaluate)
@@ -214,15 +279,28 @@ def build_parser() -> argparse.ArgumentParser:
 
     data = commands.add_parser("data", help="get or check the MNIST files", formatter_class=_formatter)
     data_commands = data.add_subparsers(dest="data_command", required=True, metavar="ACTION")
-    download = data_commands.add_parser("download", help="download MNIST from public mirrors",
-                                        formatter_class=_formatter)
+    download = data_commands.add_parser(
+        "download", help="download MNIST from public mirrors", formatter_class=_formatter
+    )
     download.add_argument("--dir", help="target folder (default: $DIGITREC_DATA_DIR, else the user cache)")
     download.add_argument("--timeout", type=float, default=30.0, help="seconds to wait for a mirror")
     download.set_defaults(handler=cmd_data_download)
-    verify = data_commands.add_parser("verify", help="check the SHA-256 of the MNIST files",
-                                      formatter_class=_formatter)
+    verify = data_commands.add_parser("verify", help="check the SHA-256 of the MNIST files", formatter_class=_formatter)
     verify.add_argument("--dir", help="MNIST folder (default: $DIGITREC_DATA_DIR, else the user cache)")
     verify.set_defaults(handler=cmd_data_verify)
+
+    serve = commands.add_parser("serve", help="start the web app and HTTP API", formatter_class=_formatter)
+    serve.add_argument("--host", default=None, help="address to listen on (default: $DIGITREC_HOST or 127.0.0.1)")
+    serve.add_argument("--port", type=int, default=None, help="port (default: $DIGITREC_PORT or 8000)")
+    serve.add_argument("--workers", type=int, default=None, help="worker processes (default: $DIGITREC_WORKERS or 1)")
+    serve.add_argument(
+        "--model",
+        action="append",
+        metavar="NAME|PATH",
+        help="model to serve (repeatable; the first is the default; default: all shipped models)",
+    )
+    serve.add_argument("--log-level", default="info", help="uvicorn log level")
+    serve.set_defaults(handler=cmd_serve)
 
     models = commands.add_parser("models", help="list the shipped models", formatter_class=_formatter)
     models.set_defaults(handler=cmd_models)

@@ -56,7 +56,7 @@ MIRRORS: tuple[str, ...] = (
     "https://storage.googleapis.com/cvdf-datasets/mnist/",
 )
 
-_IDX_DTYPES = {0x08: np.uint8, 0x09: np.int8, 0x0B: ">i2", 0x0C: ">i4", 0x0D: ">f4", 0x0E: ">f8"}
+_IDX_DTYPES: dict[int, str] = {0x08: "u1", 0x09: "i1", 0x0B: ">i2", 0x0C: ">i4", 0x0D: ">f4", 0x0E: ">f8"}
 
 
 def default_data_dir() -> Path:

@@ -1,10 +1,10 @@
 """The exception tree of digitrec, in one place.
 
-    DigitrecError              anything a user can fix; the CLI prints it on one line, exit 1
-    +-- DataError              MNIST files missing, truncated, corrupt or not downloadable
-    +-- ModelError             unknown model name, unreadable checkpoint or ONNX file
-    +-- InputError             an image or drawing we cannot read (the API answers 4xx)
-        +-- EmptyDrawingError  readable, but nothing is drawn on it
+DigitrecError              anything a user can fix; the CLI prints it on one line, exit 1
++-- DataError              MNIST files missing, truncated, corrupt or not downloadable
++-- ModelError             unknown model name, unreadable checkpoint or ONNX file
++-- InputError             an image or drawing we cannot read (the API answers 4xx)
+    +-- EmptyDrawingError  readable, but nothing is drawn on it
 """
 
 

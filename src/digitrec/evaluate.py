@@ -53,9 +53,7 @@ def confusion_matrix(labels: np.ndarray, predicted: np.ndarray) -> np.ndarray:
     return matrix
 
 
-def evaluate(
-    predictor: Predictor, images: np.ndarray, labels: np.ndarray, through_preprocess: bool = False
-) -> Report:
+def evaluate(predictor: Predictor, images: np.ndarray, labels: np.ndarray, through_preprocess: bool = False) -> Report:
     """Score a predictor on uint8 MNIST images. With `through_preprocess`, each image first takes
     the same road as a drawing from the web page."""
     inputs = np.stack([preprocess(im) for im in images])[:, None] if through_preprocess else mnist_to_input(images)
@@ -72,8 +70,9 @@ def evaluate(
     )
 
 
-def evaluate_test_set(model: str | Path | None, data_dir: str | Path | None, through_preprocess: bool = False,
-                      threads: int = 2) -> tuple[Report, np.ndarray]:
+def evaluate_test_set(
+    model: str | Path | None, data_dir: str | Path | None, through_preprocess: bool = False, threads: int = 2
+) -> tuple[Report, np.ndarray]:
     images, labels = load_split(resolve_data_dir(data_dir), "test")
     report = evaluate(Predictor(model, threads=threads), images, labels, through_preprocess)
     return report, images
@@ -95,10 +94,16 @@ def write_report(report: Report, images: np.ndarray, history: list[dict[str, flo
     ax.imshow(np.log1p(report.confusion), cmap="Blues")
     for (row, col), count in np.ndenumerate(report.confusion):
         if count:
-            ax.text(col, row, str(count), ha="center", va="center", fontsize=7,
-                    color="white" if row == col else "black")
-    ax.set(xlabel="predicted", ylabel="true", xticks=range(10), yticks=range(10),
-           title=f"{report.model}: {report.accuracy:.2%} of {report.n:,}")
+            ax.text(
+                col, row, str(count), ha="center", va="center", fontsize=7, color="white" if row == col else "black"
+            )
+    ax.set(
+        xlabel="predicted",
+        ylabel="true",
+        xticks=range(10),
+        yticks=range(10),
+        title=f"{report.model}: {report.accuracy:.2%} of {report.n:,}",
+    )
     written.append(_save(fig, folder / "confusion.png"))
 
     wrong = np.flatnonzero(report.predicted != report.labels)[:100]

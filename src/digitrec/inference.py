@@ -9,7 +9,7 @@ from typing import Any
 
 import numpy as np
 
-from digitrec.checkpoint import ONNX_FILE, read_metadata, resolve_model, shipped_models
+from digitrec.checkpoint import DEFAULT_MODEL, ONNX_FILE, read_metadata, resolve_model
 from digitrec.errors import ModelError
 from digitrec.preprocess import preprocess
 
@@ -32,7 +32,8 @@ class Predictor:
         self.metadata: dict[str, Any] = read_metadata(self.folder)
         onnx_path = self.folder / ONNX_FILE
         model_bytes = onnx_path.read_bytes()
-        self.name: str = str(reference) if reference and str(reference) in shipped_models() else self.metadata["name"]
+        # The name clients use to ask for it: the shipped name or the path it was loaded from.
+        self.name: str = str(reference) if reference else DEFAULT_MODEL
         self.version = f"{self.metadata['name']}-{hashlib.sha256(model_bytes).hexdigest()[:12]}"
         options = ort.SessionOptions()
         # One thread per request is the fastest under concurrent load; servers scale by workers.

@@ -36,8 +36,14 @@ MAX_PIXELS = 25_000_000  # decoded pixels; more is refused before decoding (deco
 
 PREPROCESSING: dict[str, Any] = {
     "input": "float32 (N, 1, 28, 28), ink 1.0 on background 0.0",
-    "steps": ["grayscale", "auto-invert to light-on-dark", "crop to ink", "stroke width to MNIST range",
-              "fit 20x20 keeping aspect", "centre of mass at (14, 14) of 28x28"],
+    "steps": [
+        "grayscale",
+        "auto-invert to light-on-dark",
+        "crop to ink",
+        "stroke width to MNIST range",
+        "fit 20x20 keeping aspect",
+        "centre of mass at (14, 14) of 28x28",
+    ],
     "box": BOX,
     "size": SIZE,
     "stroke_target": STROKE_TARGET,
@@ -146,7 +152,9 @@ def stroke_width(ink: np.ndarray) -> float:
 def _resize(ink: np.ndarray, width: int, height: int) -> np.ndarray:
     # Pillow widens its filter when it shrinks, so BILINEAR here is a proper anti-aliased
     # (triangle) downscale, without the ringing LANCZOS would add around strokes.
-    return np.asarray(Image.fromarray(ink, mode="F").resize((width, height), Image.BILINEAR), dtype=np.float32)
+    return np.asarray(
+        Image.fromarray(ink, mode="F").resize((width, height), Image.Resampling.BILINEAR), dtype=np.float32
+    )
 
 
 def normalize_stroke(ink: np.ndarray) -> np.ndarray:
@@ -223,7 +231,7 @@ def render_strokes(
     height: int,
     line_width: float | None = None,
 ) -> np.ndarray:
-    """Draw strokes (lists of [x, y] points, canvas pixels) as a white-on-black ink map."""
+    """Draw strokes (lists of [x, y] points, canvas pixels) as a white-on-black uint8 image."""
     if not strokes or not any(len(s) for s in strokes):
         raise EmptyDrawingError("nothing drawn: `strokes` holds no points")
     line = float(line_width) if line_width else max(width, height) / 16
@@ -237,7 +245,7 @@ def render_strokes(
         # Round caps and joins, as a canvas draws them with lineCap = "round".
         for x, y in points:
             pen.ellipse((x - radius, y - radius, x + radius, y + radius), fill=255)
-    return np.asarray(picture, dtype=np.float32) / 255.0
+    return np.asarray(picture, dtype=np.uint8)
 
 
 def rgba_bytes_to_image(values: Sequence[float] | np.ndarray, width: int | None = None) -> np.ndarray:

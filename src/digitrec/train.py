@@ -31,6 +31,7 @@ from digitrec.models import ARCHITECTURES, Recipe, build_model, count_parameters
 from digitrec.preprocess import PREPROCESSING
 
 RESUME_FILE = "resume.pt"
+BEST_FILE = "best.safetensors"
 
 
 @dataclass
@@ -86,7 +87,7 @@ def load_training_tensors(config: TrainConfig) -> tuple[torch.Tensor, torch.Tens
 def split_validation(
     x: torch.Tensor, y: torch.Tensor, size: int, seed: int
 ) -> tuple[torch.Tensor, torch.Tensor, torch.Tensor, torch.Tensor]:
-    size = min(size, len(x) // 5)
+    size = min(size, int(len(x) * 0.3))
     order = torch.randperm(len(x), generator=torch.Generator().manual_seed(seed))
     val, train = order[:size], order[size:]
     return x[train], y[train], x[val], y[val]
@@ -136,8 +137,9 @@ def contiguous_state(model: nn.Module) -> dict[str, torch.Tensor]:
 
 def make_optimizer(model: nn.Module, recipe: Recipe) -> torch.optim.Optimizer:
     if recipe.optimizer == "sgd":
-        return torch.optim.SGD(model.parameters(), lr=recipe.lr, momentum=0.9, nesterov=True,
-                               weight_decay=recipe.weight_decay)
+        return torch.optim.SGD(
+            model.parameters(), lr=recipe.lr, momentum=0.9, nesterov=True, weight_decay=recipe.weight_decay
+        )
     if recipe.optimizer == "adamw":
         return torch.optim.AdamW(model.parameters(), lr=recipe.lr, weight_decay=recipe.weight_decay)
     return torch.optim.Adam(model.parameters(), lr=recipe.lr, weight_decay=recipe.weight_decay)
@@ -155,7 +157,7 @@ def make_scheduler(
 
 @torch.no_grad()
 def accuracy_and_loss(model: nn.Module, x: torch.Tensor, y: torch.Tensor, batch: int = 1000) -> tuple[float, float]:
-    if len(x) == 0:
+    if len(x) == 0:  # no validation split (the fast recipe): nothing to measure
         return float("nan"), float("nan")
     model.eval()
     correct, loss = 0, 0.0
@@ -165,6 +167,11 @@ def accuracy_and_loss(model: nn.Module, x: torch.Tensor, y: torch.Tensor, batch:
         loss += F.cross_entropy(logits, target, reduction="sum").item()
         correct += (logits.argmax(1) == target).sum().item()
     return correct / len(x), loss / len(x)
+
+
+def _or_none(value: float) -> float | None:
+    # JSON has no NaN: an unmeasured number is recorded as null.
+    return None if math.isnan(value) else value
 
 
 def fit(config: TrainConfig) -> Path:
@@ -182,13 +189,14 @@ def fit(config: TrainConfig) -> Path:
     x, y, sources = load_training_tensors(config)
     x_train, y_train, x_val, y_val = split_validation(x, y, recipe.validation_size, config.seed)
     model_config = default_config(config.model, fast=config.fast)
-    model = build_model(config.model, model_config).to(memory_format=torch.channels_last)
+    model = build_model(config.model, model_config).to(memory_format=torch.channels_last)  # type: ignore[call-overload]
     optimizer = make_optimizer(model, recipe)
     steps_per_epoch = math.ceil(len(x_train) / recipe.batch_size)
     scheduler = make_scheduler(optimizer, recipe, steps_per_epoch)
     generator = torch.Generator().manual_seed(config.seed)
-    history: list[dict[str, float]] = []
+    history: list[dict[str, float | None]] = []
     first_epoch = 0
+    best_val_loss, best_epoch = float("inf"), 0
 
     if config.resume and (out / RESUME_FILE).is_file():
         state = torch.load(out / RESUME_FILE, weights_only=False)
@@ -198,17 +206,31 @@ def fit(config: TrainConfig) -> Path:
         generator.set_state(state["generator"])
         torch.set_rng_state(state["torch_rng"])
         history, first_epoch = state["history"], state["epoch"]
+        best_val_loss, best_epoch = state["best"]
 
     criterion = nn.CrossEntropyLoss(label_smoothing=recipe.label_smoothing)
-    epochs = tqdm(range(first_epoch, recipe.epochs), desc=config.model, unit="epoch", initial=first_epoch,
-                  total=recipe.epochs, disable=not config.progress, file=sys.stderr)
+    epochs = tqdm(
+        range(first_epoch, recipe.epochs),
+        desc=config.model,
+        unit="epoch",
+        initial=first_epoch,
+        total=recipe.epochs,
+        disable=not config.progress,
+        file=sys.stderr,
+    )
     for epoch in epochs:
         model.train()
         epoch_start = time.perf_counter()
-        order = torch.randperm(len(x_train), generator=generator)
+        order = torch.randperm(len(x_train), generator=generator) if recipe.shuffle else torch.arange(len(x_train))
         seen, correct, total_loss = 0, 0, 0.0
-        batches = tqdm(range(steps_per_epoch), desc=f"epoch {epoch + 1}/{recipe.epochs}", unit="batch",
-                       leave=False, disable=not config.progress, file=sys.stderr)
+        batches = tqdm(
+            range(steps_per_epoch),
+            desc=f"epoch {epoch + 1}/{recipe.epochs}",
+            unit="batch",
+            leave=False,
+            disable=not config.progress,
+            file=sys.stderr,
+        )
         for step in batches:
             index = order[step * recipe.batch_size : (step + 1) * recipe.batch_size]
             inputs, target = x_train[index], y_train[index]
@@ -218,6 +240,8 @@ def fit(config: TrainConfig) -> Path:
             loss = criterion(logits, target)
             optimizer.zero_grad(set_to_none=True)
             loss.backward()
+            if recipe.grad_clip:
+                nn.utils.clip_grad_norm_(model.parameters(), recipe.grad_clip)
             optimizer.step()
             scheduler.step()
             seen += len(target)
@@ -227,16 +251,38 @@ def fit(config: TrainConfig) -> Path:
                 rate = seen / (time.perf_counter() - epoch_start)
                 batches.set_postfix(loss=f"{total_loss / seen:.4f}", acc=f"{correct / seen:.4f}", img_s=f"{rate:.0f}")
         val_acc, val_loss = accuracy_and_loss(model, x_val, y_val)
-        history.append({
-            "epoch": epoch + 1, "train_loss": total_loss / seen, "train_accuracy": correct / seen,
-            "val_loss": val_loss, "val_accuracy": val_acc, "lr": scheduler.get_last_lr()[0],
-            "seconds": time.perf_counter() - epoch_start,
-        })
+        history.append(
+            {
+                "epoch": epoch + 1,
+                "train_loss": total_loss / seen,
+                "train_accuracy": correct / seen,
+                "val_loss": _or_none(val_loss),
+                "val_accuracy": _or_none(val_acc),
+                "lr": float(scheduler.get_last_lr()[0]),
+                "seconds": time.perf_counter() - epoch_start,
+            }
+        )
         epochs.set_postfix(train_acc=f"{correct / seen:.4f}", val_acc=f"{val_acc:.4f}")
+        if recipe.keep_best and val_loss < best_val_loss:  # NaN (no validation) never compares less
+            best_val_loss, best_epoch = val_loss, epoch + 1
+            save_file(contiguous_state(model), out / BEST_FILE)
         save_file(contiguous_state(model), out / WEIGHTS_FILE)
-        torch.save({"optimizer": optimizer.state_dict(), "scheduler": scheduler.state_dict(),
-                    "generator": generator.get_state(), "torch_rng": torch.get_rng_state(),
-                    "history": history, "epoch": epoch + 1}, out / RESUME_FILE)
+        torch.save(
+            {
+                "optimizer": optimizer.state_dict(),
+                "scheduler": scheduler.state_dict(),
+                "generator": generator.get_state(),
+                "torch_rng": torch.get_rng_state(),
+                "history": history,
+                "epoch": epoch + 1,
+                "best": (best_val_loss, best_epoch),
+            },
+            out / RESUME_FILE,
+        )
+
+    if recipe.keep_best and (out / BEST_FILE).is_file():
+        model.load_state_dict(load_file(out / BEST_FILE))
+        (out / BEST_FILE).replace(out / WEIGHTS_FILE)
 
     metadata = {
         "format_version": FORMAT_VERSION,
@@ -254,10 +300,16 @@ def fit(config: TrainConfig) -> Path:
         "training_images": len(x_train),
         "validation_images": len(x_val),
         "history": history,
-        "metrics": {"val_accuracy": history[-1]["val_accuracy"] if history else None},
+        "metrics": {"val_accuracy": history[best_epoch - 1 if best_epoch else -1]["val_accuracy"] if history else None},
+        "kept_epoch": best_epoch or len(history),
         "training_seconds": round(time.perf_counter() - started, 1),
-        "environment": {"digitrec": __version__, "torch": torch.__version__, "python": platform.python_version(),
-                        "machine": platform.machine(), "threads": torch.get_num_threads()},
+        "environment": {
+            "digitrec": __version__,
+            "torch": torch.__version__,
+            "python": platform.python_version(),
+            "machine": platform.machine(),
+            "threads": torch.get_num_threads(),
+        },
     }
     (out / METADATA_FILE).write_text(json.dumps(metadata, indent=2))
     from digitrec.export import export_onnx

@@ -1,0 +1,29 @@
+#!/usr/bin/env bash
+# Set up a virtual environment in .venv. `setup.sh serve`: what serving needs (no torch).
+# `setup.sh dev`: everything, for training and tests, plus Debian's Chromium for browser tests.
+set -euo pipefail
+cd "$(dirname "$0")/.."
+profile="${1:-serve}"
+python="${PYTHON:-python3}"
+
+if [ ! -x .venv/bin/python ]; then
+  "$python" -m venv .venv
+fi
+stamp=".venv/.digitrec-$profile-$(sha256sum pyproject.toml | cut -c1-16)"
+if [ ! -f "$stamp" ]; then
+  .venv/bin/python -m pip install --quiet --upgrade pip
+  if [ "$profile" = "dev" ]; then
+    # torch==2.13.0 is pinned in the extra: that exact version installs a CPU build.
+    .venv/bin/python -m pip install --quiet -e ".[train,dev]"
+  else
+    .venv/bin/python -m pip install --quiet -e .
+  fi
+  touch "$stamp"
+fi
+
+if [ "$profile" = "dev" ] && [ ! -x "${DIGITREC_CHROMIUM:-/usr/bin/chromium}" ]; then
+  # Playwright cannot download its own browsers here; Debian's chromium is used instead.
+  if [ "$(id -u)" = "0" ]; then apt_get="apt-get"; else apt_get="sudo apt-get"; fi
+  $apt_get update -qq
+  DEBIAN_FRONTEND=noninteractive $apt_get install -y -qq chromium fonts-dejavu-core >/dev/null
+fi

@@ -1,0 +1,285 @@
+"""The app factory: `create_app(settings, predictors)` builds the page, the API and /metrics."""
+
+from __future__ import annotations
+
+import json
+import time
+from collections.abc import Mapping
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+from fastapi import FastAPI, Request
+from fastapi.exceptions import RequestValidationError
+from fastapi.responses import FileResponse, JSONResponse, PlainTextResponse, Response
+from fastapi.staticfiles import StaticFiles
+
+from digitrec import __version__
+from digitrec.errors import DigitrecError, EmptyDrawingError, InputError, ModelError
+from digitrec.inference import Predictor
+from digitrec.preprocess import preprocess, rgba_bytes_to_image
+from digitrec.web import schemas
+from digitrec.web.inputs import Options, TooLargeError, parse_options, picture_from_bytes, picture_from_json
+from digitrec.web.metrics import Metrics
+from digitrec.web.middleware import LimitAndMeasure
+from digitrec.web.settings import Settings
+
+WEB_DIR = Path(__file__).parent
+ERRORS: dict[int | str, dict[str, Any]] = {
+    code: {"model": schemas.ErrorOut, "description": text}
+    for code, text in {
+        404: "unknown model",
+        413: "body or image over the size limit",
+        415: "unsupported content type",
+        422: "unreadable image, nothing drawn, malformed JSON or wrong values",
+    }.items()
+}
+
+
+class HTTPProblem(Exception):
+    def __init__(self, status: int, detail: str) -> None:
+        self.status, self.detail = status, detail
+
+
+def load_predictors(settings: Settings) -> dict[str, Predictor]:
+    return {name: Predictor(name, threads=settings.threads) for name in settings.models}
+
+
+def create_app(settings: Settings | None = None, predictors: Mapping[str, Predictor] | None = None) -> FastAPI:
+    settings = settings or Settings.from_env()
+    models = dict(predictors) if predictors is not None else load_predictors(settings)
+    if not models:
+        raise ModelError("no model to serve: train one with `digitrec train` or reinstall the package")
+    default = settings.default_model if settings.default_model in models else next(iter(models))
+    metrics = Metrics()
+
+    app = FastAPI(
+        title="digitrec", version=__version__, description="Handwritten digit recognition: draw a digit, read it right."
+    )
+    app.state.settings, app.state.models, app.state.metrics = settings, models, metrics
+    app.add_middleware(LimitAndMeasure, max_body_bytes=settings.max_body_bytes, metrics=metrics)
+
+    def problem(request: Request, exc: Exception) -> JSONResponse:
+        status, detail = 422, str(exc)
+        if isinstance(exc, HTTPProblem):
+            status, detail = exc.status, exc.detail
+        elif isinstance(exc, TooLargeError):
+            status = 413
+        elif isinstance(exc, ModelError):
+            status = 404
+        return JSONResponse({"detail": detail}, status_code=status)
+
+    for error in (HTTPProblem, DigitrecError):
+        app.add_exception_handler(error, problem)
+
+    async def validation_problem(request: Request, exc: Exception) -> JSONResponse:
+        errors: list[dict[str, Any]] = getattr(exc, "errors", list)()
+        where = "; ".join(f"{'.'.join(str(p) for p in e.get('loc', []))}: {e.get('msg')}" for e in errors)
+        return JSONResponse({"detail": where or "invalid request"}, status_code=422)
+
+    app.add_exception_handler(RequestValidationError, validation_problem)
+
+    def predictor_for(name: str | None) -> Predictor:
+        chosen = name or default
+        if chosen not in models:
+            raise HTTPProblem(404, f"unknown model {chosen!r}: choose one of {', '.join(models)} (see /api/models)")
+        return models[chosen]
+
+    def prediction_body(predictor: Predictor, probabilities: np.ndarray, options: Options) -> dict[str, Any]:
+        digit = int(probabilities.argmax())
+        order = np.argsort(-probabilities)[: options.top_k]
+        metrics.predictions.labels(predictor.name, str(digit)).inc()
+        return {
+            "digit": digit,
+            "confidence": round(float(probabilities[digit]), 6),
+            "probabilities": [round(float(p), 6) for p in probabilities],
+            "top": [{"digit": int(d), "probability": round(float(probabilities[d]), 6)} for d in order],
+        }
+
+    async def read_json(request: Request) -> Any:
+        body = await request.body()
+        if not body:
+            raise HTTPProblem(422, "the request body is empty: send JSON or a multipart form with `image`")
+        try:
+            return json.loads(body)
+        except (ValueError, UnicodeDecodeError) as exc:
+            raise HTTPProblem(422, f"malformed JSON ({exc})") from exc
+
+    async def read_pictures(request: Request, batch: bool) -> tuple[list[Any], Options]:
+        content_type = request.headers.get("content-type", "").split(";")[0].strip().lower()
+        if content_type == "multipart/form-data":
+            form = await request.form(max_files=settings.max_batch, max_fields=20)
+            uploads = [value for key, value in form.multi_items() if key == "image" and hasattr(value, "read")]
+            if not uploads:
+                raise HTTPProblem(422, "the form has no file field named `image`")
+            if not batch and len(uploads) > 1:
+                raise HTTPProblem(422, "send one `image` here, or several to /api/predict/batch")
+            options = parse_options({k: v for k, v in form.multi_items() if isinstance(v, str)})
+            decoded: list[Any] = [picture_from_bytes(await upload.read(), settings.max_pixels) for upload in uploads]
+            await form.close()
+            return decoded, options
+        if content_type in ("application/json", ""):
+            payload = await read_json(request)
+            if not isinstance(payload, dict):
+                raise HTTPProblem(422, "the JSON body must be an object")
+            options = parse_options(payload)
+            if not batch:
+                return [picture_from_json(payload, settings.max_pixels)], options
+            items = payload.get("items")
+            if not isinstance(items, list) or not items:
+                raise HTTPProblem(422, "`items` must be a non-empty list of drawings")
+            if len(items) > settings.max_batch:
+                raise HTTPProblem(413, f"{len(items)} items; at most {settings.max_batch} per batch")
+            pictures: list[Any] = []
+            for index, item in enumerate(items):
+                try:
+                    pictures.append(picture_from_json(item, settings.max_pixels))
+                except InputError as exc:
+                    raise type(exc)(f"item {index}: {exc}") from exc
+            return pictures, options
+        raise HTTPProblem(
+            415,
+            f"unsupported content type {content_type!r}: send application/json or "
+            "multipart/form-data with a file field `image`",
+        )
+
+    def preprocess_all(pictures: list[Any]) -> np.ndarray:
+        inputs = []
+        for index, picture in enumerate(pictures):
+            try:
+                inputs.append(preprocess(picture))
+            except EmptyDrawingError as exc:
+                prefix = f"item {index}: " if len(pictures) > 1 else ""
+                raise EmptyDrawingError(f"{prefix}nothing drawn: draw a digit first") from exc
+        return np.stack(inputs)
+
+    @app.post(
+        "/api/predict",
+        response_model=schemas.PredictionOut,
+        responses=ERRORS,  # type: ignore[arg-type]
+        openapi_extra={
+            "requestBody": {
+                "content": {
+                    "application/json": {"schema": schemas.PredictRequest.model_json_schema()},
+                    "multipart/form-data": {
+                        "schema": {
+                            "type": "object",
+                            "required": ["image"],
+                            "properties": {
+                                "image": {"type": "string", "format": "binary"},
+                                "model": {"type": "string"},
+                                "top_k": {"type": "integer"},
+                                "include_input": {"type": "boolean"},
+                            },
+                        }
+                    },
+                }
+            }
+        },
+        summary="Read the digit in one drawing",
+    )
+    async def predict(request: Request) -> Response:
+        started = time.perf_counter()
+        pictures, options = await read_pictures(request, batch=False)
+        predictor = predictor_for(options.model)
+        inputs = preprocess_all(pictures)
+        probabilities = predictor.predict_inputs(inputs)[0]
+        body = prediction_body(predictor, probabilities, options)
+        body.update(model=predictor.name, model_version=predictor.version)
+        if options.include_input:
+            body["input"] = np.round(inputs[0], 4).tolist()
+        body["elapsed_ms"] = round((time.perf_counter() - started) * 1000, 3)
+        return Response(json.dumps(body), media_type="application/json")
+
+    @app.post(
+        "/api/predict/batch",
+        response_model=schemas.BatchOut,
+        responses=ERRORS,  # type: ignore[arg-type]
+        openapi_extra={
+            "requestBody": {
+                "content": {
+                    "application/json": {"schema": schemas.BatchRequest.model_json_schema()},
+                    "multipart/form-data": {
+                        "schema": {
+                            "type": "object",
+                            "properties": {"image": {"type": "array", "items": {"type": "string", "format": "binary"}}},
+                        }
+                    },
+                }
+            }
+        },
+        summary=f"Read many drawings in one request (at most {Settings().max_batch})",
+    )
+    async def predict_batch(request: Request) -> Response:
+        started = time.perf_counter()
+        pictures, options = await read_pictures(request, batch=True)
+        predictor = predictor_for(options.model)
+        probabilities = predictor.predict_inputs(preprocess_all(pictures))
+        body = {
+            "predictions": [prediction_body(predictor, p, options) for p in probabilities],
+            "model": predictor.name,
+            "model_version": predictor.version,
+            "elapsed_ms": round((time.perf_counter() - started) * 1000, 3),
+        }
+        return Response(json.dumps(body), media_type="application/json")
+
+    @app.post(
+        "/predict",
+        response_class=PlainTextResponse,
+        responses=ERRORS,  # type: ignore[arg-type]
+        summary="The seed project's request: JSON of a square canvas's RGBA bytes; answers the digit as text",
+    )
+    async def seed_predict(request: Request) -> Response:
+        payload = await read_json(request)
+        if isinstance(payload, dict):
+            try:
+                values = [payload[key] for key in sorted(payload, key=int)]
+            except (ValueError, TypeError) as exc:
+                raise HTTPProblem(422, "expected the canvas's RGBA bytes as an array or an index-keyed object") from exc
+        elif isinstance(payload, list):
+            values = payload
+        else:
+            raise HTTPProblem(422, "expected the canvas's RGBA bytes as an array or an index-keyed object")
+        try:
+            picture = rgba_bytes_to_image(values)
+        except (ValueError, TypeError) as exc:
+            raise InputError("RGBA values must be numbers from 0 to 255") from exc
+        predictor = predictor_for(None)
+        probabilities = predictor.predict_inputs(preprocess_all([picture]))[0]
+        digit = int(probabilities.argmax())
+        metrics.predictions.labels(predictor.name, str(digit)).inc()
+        return PlainTextResponse(str(digit))
+
+    @app.get("/api/models", response_model=list[schemas.ModelOut], summary="The models this server can use")
+    async def list_models() -> list[dict[str, Any]]:
+        return [
+            {
+                "name": name,
+                "description": p.metadata.get("description", ""),
+                "accuracy": p.accuracy,
+                "parameters": p.parameters,
+                "version": p.version,
+                "default": name == default,
+            }
+            for name, p in models.items()
+        ]
+
+    @app.get("/healthz", summary="Liveness and readiness")
+    async def healthz() -> dict[str, Any]:
+        return {"status": "ok", "models": list(models), "default_model": default, "version": __version__}
+
+    @app.get("/metrics", response_class=PlainTextResponse, summary="Prometheus metrics")
+    async def prometheus_metrics() -> Response:
+        return Response(metrics.render(), media_type="text/plain; version=0.0.4; charset=utf-8")
+
+    @app.get("/", include_in_schema=False)
+    async def page() -> FileResponse:
+        return FileResponse(WEB_DIR / "templates" / "index.html", media_type="text/html")
+
+    app.mount("/static", StaticFiles(directory=WEB_DIR / "static"), name="static")
+    return app
+
+
+def create_app_from_env() -> FastAPI:
+    """Entry point for uvicorn worker processes (`factory=True`): settings come from DIGITREC_*."""
+    return create_app(Settings.from_env())

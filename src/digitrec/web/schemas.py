@@ -1,0 +1,72 @@
+"""Request and response schemas, named by role. They document the API (OpenAPI at /docs);
+requests are parsed by hand in `inputs` because one endpoint takes multipart and JSON alike."""
+
+from __future__ import annotations
+
+from pydantic import BaseModel, Field
+
+
+class PredictOptions(BaseModel):
+    model: str | None = Field(None, description="model name from /api/models; default: the server's default")
+    top_k: int = Field(3, ge=1, le=10, description="how many of the most likely digits to list in `top`")
+    include_input: bool = Field(False, description="also return the 28x28 image the model saw")
+
+
+class PredictRequest(PredictOptions):
+    """Exactly one of `image`, `pixels` or `strokes`."""
+
+    image: str | None = Field(
+        None, description="a data URL (data:image/png;base64,...) or base64 of a PNG, JPEG, WebP, BMP or GIF"
+    )
+    pixels: list[list[float]] | None = Field(None, description="2-D grayscale array, values 0-255")
+    strokes: list[list[list[float]]] | None = Field(None, description="strokes, each a list of [x, y] points")
+    width: int | None = Field(None, description="canvas width in pixels (with `strokes`)")
+    height: int | None = Field(None, description="canvas height in pixels (with `strokes`)")
+    line_width: float | None = Field(None, description="pen width in pixels (with `strokes`; default size/16)")
+
+
+class BatchRequest(PredictOptions):
+    items: list[PredictRequest] = Field(..., description="drawings, each in any single-image form")
+
+
+class Candidate(BaseModel):
+    digit: int
+    probability: float
+
+
+class PredictionOut(BaseModel):
+    digit: int = Field(..., description="the digit read")
+    confidence: float = Field(..., description="its probability")
+    probabilities: list[float] = Field(..., description="probability of each digit 0-9")
+    top: list[Candidate] = Field(..., description="the `top_k` most likely digits")
+    model: str
+    model_version: str
+    input: list[list[float]] | None = Field(None, description="the 28x28 model input, when asked")
+    elapsed_ms: float = Field(..., description="server time for this request")
+
+
+class BatchItemOut(BaseModel):
+    digit: int
+    confidence: float
+    probabilities: list[float]
+    top: list[Candidate]
+
+
+class BatchOut(BaseModel):
+    predictions: list[BatchItemOut]
+    model: str
+    model_version: str
+    elapsed_ms: float
+
+
+class ModelOut(BaseModel):
+    name: str
+    description: str
+    accuracy: float | None = Field(None, description="accuracy measured on the 10,000 MNIST test images")
+    parameters: int | None
+    version: str
+    default: bool
+
+
+class ErrorOut(BaseModel):
+    detail: str = Field(..., description="what was wrong and what to change")

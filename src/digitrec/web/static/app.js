@@ -1,0 +1,250 @@
+// digitrec drawing page: pointer strokes on a canvas, live predictions from /api/predict.
+"use strict";
+
+const pad = document.getElementById("pad");
+const ctx = pad.getContext("2d");
+const seen = document.getElementById("seen").getContext("2d");
+const modelSelect = document.getElementById("model");
+const penInput = document.getElementById("pen");
+const errorBox = document.getElementById("error");
+const digitOut = document.getElementById("digit");
+const confidenceOut = document.getElementById("confidence");
+const statusOut = document.getElementById("status");
+const barsList = document.getElementById("bars");
+
+const THROTTLE_MS = 120; // live updates while drawing, at most this often
+let strokes = [];        // each stroke: {width, points: [[x, y], ...]} in CSS pixels
+let current = null;
+let pending = null;
+let lastSent = 0;
+let requestSeq = 0;
+let shownSeq = 0;
+
+// Bars for the ten digits, built once.
+const bars = [];
+for (let d = 0; d < 10; d++) {
+  const li = document.createElement("li");
+  li.dataset.testid = `bar-${d}`;
+  li.setAttribute("data-testid", `bar-${d}`);
+  li.innerHTML = `<span>${d}</span><span class="bar"><span class="fill"></span></span><span class="pct">0%</span>`;
+  li.setAttribute("aria-label", `digit ${d}: 0 percent`);
+  barsList.appendChild(li);
+  bars.push({ li, fill: li.querySelector(".fill"), pct: li.querySelector(".pct") });
+}
+
+// Sharp on high-DPI screens: the backing store follows devicePixelRatio, drawing stays in CSS px.
+function fitCanvas() {
+  const rect = pad.getBoundingClientRect();
+  const dpr = window.devicePixelRatio || 1;
+  pad.width = Math.round(rect.width * dpr);
+  pad.height = Math.round(rect.height * dpr);
+  ctx.setTransform(dpr, 0, 0, dpr, 0, 0);
+  redraw();
+}
+
+function strokePath(stroke) {
+  const pts = stroke.points;
+  ctx.lineWidth = stroke.width;
+  ctx.lineCap = "round";
+  ctx.lineJoin = "round";
+  ctx.strokeStyle = "#111";
+  ctx.fillStyle = "#111";
+  if (pts.length === 1) {
+    ctx.beginPath();
+    ctx.arc(pts[0][0], pts[0][1], stroke.width / 2, 0, Math.PI * 2);
+    ctx.fill();
+    return;
+  }
+  // Quadratic curves through the midpoints give smooth strokes from jagged pointer samples.
+  ctx.beginPath();
+  ctx.moveTo(pts[0][0], pts[0][1]);
+  for (let i = 1; i < pts.length - 1; i++) {
+    const mx = (pts[i][0] + pts[i + 1][0]) / 2;
+    const my = (pts[i][1] + pts[i + 1][1]) / 2;
+    ctx.quadraticCurveTo(pts[i][0], pts[i][1], mx, my);
+  }
+  const last = pts[pts.length - 1];
+  ctx.lineTo(last[0], last[1]);
+  ctx.stroke();
+}
+
+function redraw() {
+  const rect = pad.getBoundingClientRect();
+  ctx.clearRect(0, 0, rect.width, rect.height);
+  for (const s of strokes) strokePath(s);
+  if (current) strokePath(current);
+}
+
+function pointFrom(event) {
+  const rect = pad.getBoundingClientRect();
+  return [Math.round((event.clientX - rect.left) * 10) / 10, Math.round((event.clientY - rect.top) * 10) / 10];
+}
+
+pad.addEventListener("pointerdown", (event) => {
+  if (event.button !== 0 && event.pointerType === "mouse") return;
+  event.preventDefault();
+  pad.setPointerCapture(event.pointerId);
+  current = { width: Number(penInput.value), points: [pointFrom(event)] };
+  redraw();
+});
+
+pad.addEventListener("pointermove", (event) => {
+  if (!current) return;
+  const samples = event.getCoalescedEvents ? event.getCoalescedEvents() : [event];
+  for (const sample of (samples.length ? samples : [event])) current.points.push(pointFrom(sample));
+  redraw();
+  schedulePrediction(false);
+});
+
+function endStroke() {
+  if (!current) return;
+  strokes.push(current);
+  current = null;
+  redraw();
+  schedulePrediction(true);
+}
+pad.addEventListener("pointerup", endStroke);
+pad.addEventListener("pointercancel", endStroke);
+
+function schedulePrediction(now) {
+  clearTimeout(pending);
+  const wait = now ? 0 : Math.max(0, THROTTLE_MS - (performance.now() - lastSent));
+  pending = setTimeout(predict, wait);
+}
+
+function allStrokes() {
+  return current ? strokes.concat([current]) : strokes;
+}
+
+async function predict() {
+  const drawn = allStrokes();
+  if (!drawn.length) return;
+  lastSent = performance.now();
+  const seq = ++requestSeq;
+  const rect = pad.getBoundingClientRect();
+  // One request per pen width: strokes of different widths are sent at their mean width.
+  const width = drawn.reduce((sum, s) => sum + s.width, 0) / drawn.length;
+  const body = {
+    strokes: drawn.map((s) => s.points),
+    width: Math.round(rect.width), height: Math.round(rect.height), line_width: width,
+    model: modelSelect.value || undefined, include_input: true, top_k: 3,
+  };
+  try {
+    const response = await fetch("/api/predict", {
+      method: "POST", headers: { "Content-Type": "application/json" }, body: JSON.stringify(body),
+    });
+    const answer = await response.json().catch(() => ({}));
+    if (seq < shownSeq) return; // a newer answer is already on screen
+    shownSeq = seq;
+    if (!response.ok) {
+      showError(answer.detail || `The server answered ${response.status}.`);
+      return;
+    }
+    hideError();
+    if (!allStrokes().length) return; // cleared while the request was in flight
+    show(answer);
+  } catch (err) {
+    showError("Cannot reach the digitrec server. Is it running? Your drawing is kept; it will be read when the server answers.");
+  }
+}
+
+function show(answer) {
+  digitOut.textContent = String(answer.digit);
+  confidenceOut.textContent = `${(answer.confidence * 100).toFixed(1)}% sure`;
+  answer.probabilities.forEach((p, d) => {
+    const pct = `${(p * 100).toFixed(1)}%`;
+    bars[d].fill.style.width = `${Math.max(0, Math.min(100, p * 100))}%`;
+    bars[d].pct.textContent = pct;
+    bars[d].li.classList.toggle("winner", d === answer.digit);
+    bars[d].li.setAttribute("aria-label", `digit ${d}: ${pct}`);
+  });
+  if (answer.input) drawSeen(answer.input);
+  statusOut.textContent = `${answer.model} · ${answer.elapsed_ms.toFixed(1)} ms on the server`;
+  pad.setAttribute("aria-label", `Drawing area: reads ${answer.digit}`);
+}
+
+function drawSeen(rows) {
+  const image = seen.createImageData(28, 28);
+  for (let y = 0; y < 28; y++) {
+    for (let x = 0; x < 28; x++) {
+      const v = Math.round(rows[y][x] * 255);
+      const i = (y * 28 + x) * 4;
+      image.data[i] = image.data[i + 1] = image.data[i + 2] = v;
+      image.data[i + 3] = 255;
+    }
+  }
+  seen.putImageData(image, 0, 0);
+}
+
+function resetResult() {
+  digitOut.textContent = "–";
+  confidenceOut.textContent = "Draw a digit";
+  statusOut.textContent = "";
+  for (const bar of bars) {
+    bar.fill.style.width = "0%";
+    bar.pct.textContent = "0%";
+    bar.li.classList.remove("winner");
+  }
+  seen.clearRect(0, 0, 28, 28);
+  pad.setAttribute("aria-label", "Drawing area: draw one digit here");
+}
+
+function clearDrawing() {
+  strokes = [];
+  current = null;
+  requestSeq++;
+  shownSeq = requestSeq;
+  clearTimeout(pending);
+  redraw();
+  resetResult();
+  hideError();
+}
+
+function undo() {
+  if (!strokes.length) return;
+  strokes.pop();
+  redraw();
+  if (strokes.length) schedulePrediction(true);
+  else clearDrawing();
+}
+
+function showError(text) {
+  errorBox.textContent = text;
+  errorBox.hidden = false;
+}
+function hideError() {
+  errorBox.hidden = true;
+}
+
+document.getElementById("clear").addEventListener("click", clearDrawing);
+document.getElementById("undo").addEventListener("click", undo);
+document.addEventListener("keydown", (event) => {
+  if (event.key === "Escape") {
+    clearDrawing();
+  } else if ((event.ctrlKey || event.metaKey) && event.key.toLowerCase() === "z") {
+    event.preventDefault();
+    undo();
+  }
+});
+modelSelect.addEventListener("change", () => schedulePrediction(true));
+
+async function loadModels() {
+  try {
+    const response = await fetch("/api/models");
+    const models = await response.json();
+    modelSelect.innerHTML = "";
+    for (const m of models) {
+      const option = document.createElement("option");
+      option.value = m.name;
+      option.textContent = m.accuracy ? `${m.name} (${(m.accuracy * 100).toFixed(2)}%)` : m.name;
+      option.selected = m.default;
+      modelSelect.appendChild(option);
+    }
+  } catch (err) {
+    showError("Cannot reach the digitrec server to list its models. Is it running?");
+  }
+}
+
+window.addEventListener("resize", fitCanvas);
+fitCanvas();
+loadModels();

@@ -1,0 +1,142 @@
+"""Shared fixtures: the MNIST folder, the test set, an app client, a real server, a real browser."""
+
+from __future__ import annotations
+
+import io
+import os
+import socket
+import subprocess
+import sys
+import time
+from collections.abc import Iterator
+from pathlib import Path
+
+import httpx
+import numpy as np
+import pytest
+from fastapi.testclient import TestClient
+from PIL import Image
+
+from digitrec.data import load_split
+from digitrec.inference import Predictor
+from digitrec.web.app import create_app
+from digitrec.web.settings import Settings
+
+ROOT = Path(__file__).resolve().parent.parent
+ARTIFACTS = ROOT / "test-artifacts"
+sys.path.insert(0, str(Path(__file__).parent))  # for tests/strokes.py
+
+
+@pytest.fixture(scope="session")
+def data_dir() -> Path:
+    """MNIST comes from $DIGITREC_DATA_DIR (set by .ci/run); tests never download it."""
+    configured = os.environ.get("DIGITREC_DATA_DIR")
+    folder = Path(configured) if configured else ROOT.parent / "shared" / "datasets" / "mnist"
+    if not (folder / "t10k-images-idx3-ubyte.gz").is_file():
+        pytest.fail(f"MNIST not found in {folder}: set DIGITREC_DATA_DIR to the folder of the four .gz files")
+    return folder
+
+
+@pytest.fixture(scope="session")
+def mnist_test(data_dir: Path) -> tuple[np.ndarray, np.ndarray]:
+    return load_split(data_dir, "test")
+
+
+@pytest.fixture(scope="session")
+def predictors() -> dict[str, Predictor]:
+    settings = Settings()
+    return {name: Predictor(name) for name in settings.models}
+
+
+@pytest.fixture(scope="session")
+def cnn(predictors: dict[str, Predictor]) -> Predictor:
+    return predictors["cnn"]
+
+
+@pytest.fixture()
+def app_settings() -> Settings:
+    return Settings()
+
+
+@pytest.fixture()
+def client(app_settings: Settings, predictors: dict[str, Predictor]) -> Iterator[TestClient]:
+    with TestClient(create_app(app_settings, predictors)) as test_client:
+        yield test_client
+
+
+def png_bytes(array: np.ndarray) -> bytes:
+    buffer = io.BytesIO()
+    Image.fromarray(array).save(buffer, format="PNG")
+    return buffer.getvalue()
+
+
+def on_white_canvas(
+    digit: np.ndarray, size: int = 280, box: int = 200, offset: tuple[int, int] = (40, 40)
+) -> np.ndarray:
+    """An MNIST digit drawn large, dark on a white canvas, as a person's drawing would be saved."""
+    big = np.asarray(Image.fromarray(digit).resize((box, box), Image.BILINEAR))
+    canvas = np.full((size, size), 255, dtype=np.uint8)
+    canvas[offset[1] : offset[1] + box, offset[0] : offset[0] + box] = 255 - big
+    return canvas
+
+
+def free_port() -> int:
+    with socket.socket() as sock:
+        sock.bind(("127.0.0.1", 0))
+        return int(sock.getsockname()[1])
+
+
+@pytest.fixture(scope="session")
+def server() -> Iterator[str]:
+    """`digitrec serve` as a real subprocess on a free port; its output is shown if it fails to start."""
+    port = free_port()
+    log = ARTIFACTS / "server.log"
+    ARTIFACTS.mkdir(exist_ok=True)
+    with log.open("w") as out:
+        process = subprocess.Popen(
+            [sys.executable, "-m", "digitrec", "serve", "--port", str(port)], stdout=out, stderr=subprocess.STDOUT
+        )
+    url = f"http://127.0.0.1:{port}"
+    deadline = time.monotonic() + 60
+    while True:
+        if process.poll() is not None:
+            pytest.fail(f"the server exited with {process.returncode}:\n{log.read_text()}")
+        try:
+            if httpx.get(f"{url}/healthz", timeout=1).status_code == 200:
+                break
+        except httpx.HTTPError:
+            pass
+        if time.monotonic() > deadline:
+            process.kill()
+            pytest.fail(f"the server did not answer within 60 s:\n{log.read_text()}")
+        time.sleep(0.2)
+    yield url
+    process.terminate()
+    try:
+        process.wait(timeout=10)
+    except subprocess.TimeoutExpired:
+        process.kill()
+
+
+@pytest.fixture(scope="session")
+def browser() -> Iterator[object]:
+    from playwright.sync_api import sync_playwright
+
+    executable = os.environ.get("DIGITREC_CHROMIUM", "/usr/bin/chromium")
+    if not Path(executable).exists():
+        pytest.fail(f"Chromium not found at {executable}: run `make setup` (it installs Debian's chromium)")
+    with sync_playwright() as playwright:
+        launched = playwright.chromium.launch(
+            executable_path=executable,
+            args=[
+                "--headless",
+                "--no-sandbox",
+                "--disable-gpu",
+                "--disable-background-networking",
+                "--disable-component-update",
+                "--disable-sync",
+                "--no-first-run",
+            ],
+        )
+        yield launched
+        launched.close()

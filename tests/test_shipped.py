@@ -1,0 +1,40 @@
+"""Every shipped model, measured on the full 10,000-image MNIST test set, as its metadata says."""
+
+from __future__ import annotations
+
+import numpy as np
+import pytest
+
+from digitrec.checkpoint import read_metadata, resolve_model, shipped_models
+from digitrec.evaluate import evaluate
+from digitrec.inference import Predictor
+
+
+def test_the_three_models_ship() -> None:
+    assert shipped_models() == ["cnn", "mlp", "seed-ann"]
+
+
+@pytest.mark.parametrize("name", ["cnn", "mlp", "seed-ann"])
+def test_recorded_accuracy_is_measured_accuracy(name: str, mnist_test: tuple[np.ndarray, np.ndarray]) -> None:
+    metadata = read_metadata(resolve_model(name))
+    report = evaluate(Predictor(name, threads=2), *mnist_test)
+    assert report.n == 10000
+    assert report.accuracy == pytest.approx(metadata["metrics"]["test_accuracy"], abs=1e-9)
+    assert metadata["command"].startswith("digitrec train --model " + name)
+    assert metadata["seed"] == 0
+
+
+def test_cnn_is_state_of_the_art(mnist_test: tuple[np.ndarray, np.ndarray]) -> None:
+    assert evaluate(Predictor("cnn", threads=2), *mnist_test).accuracy >= 0.996
+
+
+def test_seed_ann_matches_the_seed(mnist_test: tuple[np.ndarray, np.ndarray]) -> None:
+    assert 0.85 <= evaluate(Predictor("seed-ann", threads=2), *mnist_test).accuracy <= 0.92
+
+
+def test_preprocessing_road_keeps_cnn_accuracy(mnist_test: tuple[np.ndarray, np.ndarray]) -> None:
+    """The test set through the same preprocessing as a drawing loses (almost) nothing."""
+    images, labels = mnist_test
+    direct = evaluate(Predictor("cnn", threads=2), images, labels)
+    through = evaluate(Predictor("cnn", threads=2), images, labels, through_preprocess=True)
+    assert through.accuracy >= direct.accuracy - 0.002

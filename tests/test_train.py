@@ -1,0 +1,107 @@
+from __future__ import annotations
+
+import json
+from pathlib import Path
+
+import numpy as np
+import pytest
+import torch
+from safetensors.torch import load_file
+
+from digitrec.checkpoint import FORMAT_VERSION
+from digitrec.export import parity
+from digitrec.inference import Predictor
+from digitrec.preprocess import mnist_to_input
+from digitrec.train import TrainConfig, augment, fit, load_torch_model
+
+
+def tiny(data_dir: Path, out: Path, **overrides: object) -> TrainConfig:
+    settings: dict[str, object] = {
+        "model": "cnn",
+        "out": out,
+        "data_dir": data_dir,
+        "epochs": 1,
+        "limit": 1200,
+        "fast": True,
+        "progress": False,
+        "threads": 2,
+        "seed": 3,
+    }
+    settings.update(overrides)
+    return TrainConfig(**settings)  # type: ignore[arg-type]
+
+
+def test_checkpoint_describes_itself(tmp_path: Path, data_dir: Path) -> None:
+    folder = fit(tiny(data_dir, tmp_path / "run", command="digitrec train --fast"))
+    assert {p.name for p in folder.iterdir()} == {"model.json", "model.onnx", "model.safetensors"}
+    metadata = json.loads((folder / "model.json").read_text())
+    assert metadata["format_version"] == FORMAT_VERSION
+    assert metadata["architecture"] == "cnn" and metadata["config"]["channels"] == [16, 32, 64]
+    assert metadata["seed"] == 3 and metadata["command"] == "digitrec train --fast"
+    assert metadata["data"]["mnist/train-labels-idx1-ubyte.gz"].startswith("3552534a")
+    assert metadata["preprocessing"]["size"] == 28
+    assert len(metadata["history"]) == 1 and metadata["metrics"]["val_accuracy"] is None  # --fast: no validation
+    assert metadata["training_images"] + metadata["validation_images"] == 1200
+    model, _ = load_torch_model(folder)
+    assert Predictor(folder).predict_inputs(np.zeros((2, 28, 28), np.float32)).shape == (2, 10)
+    assert model(torch.zeros(1, 1, 28, 28)).shape == (1, 10)
+
+
+def test_same_seed_same_weights(tmp_path: Path, data_dir: Path) -> None:
+    first = load_file(fit(tiny(data_dir, tmp_path / "a")) / "model.safetensors")
+    second = load_file(fit(tiny(data_dir, tmp_path / "b")) / "model.safetensors")
+    other = load_file(fit(tiny(data_dir, tmp_path / "c", seed=4)) / "model.safetensors")
+    assert all(torch.equal(first[k], second[k]) for k in first)
+    assert not all(torch.equal(first[k], other[k]) for k in first)
+
+
+def test_resume_continues_where_it_stopped(tmp_path: Path, data_dir: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    import digitrec.train as train_module
+
+    straight = load_file(fit(tiny(data_dir, tmp_path / "straight", epochs=2)) / "model.safetensors")
+
+    class Crash(Exception):
+        pass
+
+    # Crash at the end of the second epoch, after the first epoch's state was saved.
+    real_accuracy = train_module.accuracy_and_loss
+    calls = []
+
+    def crash_on_second_epoch(*args: object) -> tuple[float, float]:
+        calls.append(1)
+        if len(calls) == 2:
+            raise Crash
+        return real_accuracy(*args)  # type: ignore[arg-type]
+
+    monkeypatch.setattr(train_module, "accuracy_and_loss", crash_on_second_epoch)
+    interrupted = tiny(data_dir, tmp_path / "resumed", epochs=2)
+    with pytest.raises(Crash):
+        fit(interrupted)
+    monkeypatch.setattr(train_module, "accuracy_and_loss", real_accuracy)
+    assert (tmp_path / "resumed" / "resume.pt").is_file()
+
+    interrupted.resume = True
+    resumed = load_file(fit(interrupted) / "model.safetensors")
+    assert all(torch.allclose(straight[k], resumed[k]) for k in straight)
+    history = json.loads((tmp_path / "resumed" / "model.json").read_text())["history"]
+    assert [h["epoch"] for h in history] == [1, 2]
+
+
+def test_augmentation_keeps_shape_range_and_ink() -> None:
+    images = torch.zeros(64, 1, 28, 28)
+    images[:, :, 6:22, 12:16] = 1.0
+    out = augment(images, torch.Generator().manual_seed(0))
+    assert out.shape == images.shape
+    assert out.min() >= 0 and out.max() <= 1.0001
+    assert (out.sum(dim=(1, 2, 3)) > 10).all()  # no digit is erased
+    assert not torch.equal(out, images)
+
+
+def test_onnx_matches_pytorch_on_1000_test_images(mnist_test: tuple[np.ndarray, np.ndarray]) -> None:
+    from digitrec.checkpoint import resolve_model
+
+    for name in ("cnn", "mlp", "seed-ann"):
+        folder = resolve_model(name)
+        model, _ = load_torch_model(folder)
+        difference = parity(model, folder / "model.onnx", mnist_to_input(mnist_test[0][:1000]))
+        assert difference < 1e-5, f"{name}: max |p_torch - p_onnx| = {difference}"
