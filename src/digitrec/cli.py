@@ -7,6 +7,7 @@ from __future__ import annotations
 
 import argparse
 import json
+import os
 import shlex
 import sys
 from collections.abc import Callable, Sequence
@@ -61,6 +62,19 @@ def cmd_evaluate(args: argparse.Namespace) -> int:
     report, images = evaluate_test_set(
         args.model, args.data_dir, through_preprocess=args.preprocess, threads=args.threads
     )
+    folder = _model_folder(args.model)
+    # Files first, so that a reader that stops early (`| head`) cannot lose them.
+    if args.record:
+        metadata = read_metadata(folder)
+        key = "test_accuracy_preprocessed" if args.preprocess else "test_accuracy"
+        metadata.setdefault("metrics", {})[key] = report.accuracy
+        metadata["metrics"]["test_images"] = report.n
+        write_metadata(folder, metadata)
+        print(f"recorded {key} = {report.accuracy} in {folder}", file=sys.stderr)
+    if args.report:
+        history = read_metadata(folder).get("history", [])
+        for path in write_report(report, images, history, Path(args.report)):
+            print(f"wrote {path}", file=sys.stderr)
     if args.json:
         print(json.dumps(report.as_dict()))
     else:
@@ -71,18 +85,6 @@ def cmd_evaluate(args: argparse.Namespace) -> int:
         print("digit  precision  recall")
         for digit, (p, r) in enumerate(zip(report.precision(), report.recall(), strict=True)):
             print(f"{digit:>5}  {p:9.4f}  {r:6.4f}")
-    folder = _model_folder(args.model)
-    if args.report:
-        history = read_metadata(folder).get("history", [])
-        for path in write_report(report, images, history, Path(args.report)):
-            print(f"wrote {path}", file=sys.stderr)
-    if args.record:
-        metadata = read_metadata(folder)
-        key = "test_accuracy_preprocessed" if args.preprocess else "test_accuracy"
-        metadata.setdefault("metrics", {})[key] = report.accuracy
-        metadata["metrics"]["test_images"] = report.n
-        write_metadata(folder, metadata)
-        print(f"recorded {key} = {report.accuracy} in {folder}", file=sys.stderr)
     return 0
 
 
@@ -319,3 +321,7 @@ def main(argv: Sequence[str] | None = None) -> int:
     except KeyboardInterrupt:
         print("digitrec: interrupted", file=sys.stderr)
         return 130
+    except BrokenPipeError:
+        # The reader went away (`digitrec ... | head`): stop quietly, as Unix tools do.
+        os.dup2(os.open(os.devnull, os.O_WRONLY), sys.stdout.fileno())
+        return 0

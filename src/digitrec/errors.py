@@ -3,8 +3,9 @@
 DigitrecError              anything a user can fix; the CLI prints it on one line, exit 1
 +-- DataError              MNIST files missing, truncated, corrupt or not downloadable
 +-- ModelError             unknown model name, unreadable checkpoint or ONNX file
-+-- InputError             an image or drawing we cannot read (the API answers 4xx)
++-- InputError             an image or drawing we cannot read (the API answers 422)
     +-- EmptyDrawingError  readable, but nothing is drawn on it
+    +-- TooLargeError      well formed, but over a size limit (the API answers 413)
 """
 
 
@@ -25,4 +26,8 @@ class InputError(DigitrecError):
 
 
 class EmptyDrawingError(InputError):
+    pass
+
+
+class TooLargeError(InputError):
     pass

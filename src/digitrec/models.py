@@ -90,6 +90,9 @@ class CNNConfig:
     # Three stages at 28, 14 and 7 pixels; two 3x3 convolutions each.
     channels: tuple[int, int, int] = (32, 64, 128)
     dropout: float = 0.25
+    # Convolutions at the full 28x28 resolution, where each costs 4x as much as at 14x14; the
+    # fast recipe keeps one.
+    full_resolution_convs: int = 2
 
 
 def _conv_block(c_in: int, c_out: int) -> nn.Sequential:
@@ -106,9 +109,9 @@ class CNN(nn.Module):
     def __init__(self, config: CNNConfig) -> None:
         super().__init__()
         c1, c2, c3 = config.channels
+        first_stage = [_conv_block(1, c1)] + [_conv_block(c1, c1) for _ in range(config.full_resolution_convs - 1)]
         self.features = nn.Sequential(
-            _conv_block(1, c1),
-            _conv_block(c1, c1),
+            *first_stage,
             nn.MaxPool2d(2),  # 14x14
             _conv_block(c1, c2),
             _conv_block(c2, c2),

@@ -19,7 +19,7 @@ from typing import Any
 import numpy as np
 from PIL import Image, ImageDraw, ImageFilter, ImageOps, UnidentifiedImageError
 
-from digitrec.errors import EmptyDrawingError, InputError
+from digitrec.errors import EmptyDrawingError, InputError, TooLargeError
 
 SIZE = 28
 BOX = 20
@@ -27,8 +27,10 @@ BOX = 20
 CENTER = 14.0
 # Stroke width (2 * area / boundary, ink > 0.5) of MNIST digits inside their 20-px box:
 # 5th percentile 2.05 px, median 2.66 px, 95th percentile 4.10 px.
+# Only clear outliers are changed: with [1.5, 5.5] 98.4% of MNIST test digits pass unchanged
+# and the cnn reads the test set through this road at 99.62% (99.68% directly).
 STROKE_TARGET = 2.7
-STROKE_MIN, STROKE_MAX = 1.8, 4.8
+STROKE_MIN, STROKE_MAX = 1.5, 5.5
 # Work resolution for stroke normalisation: big enough to be precise, small enough to be fast.
 WORK_SIDE = 80
 NOISE_FLOOR = 0.1
@@ -58,12 +60,12 @@ def decode_image(data: bytes, max_pixels: int = MAX_PIXELS) -> Image.Image:
         image = Image.open(io.BytesIO(data))
         width, height = image.size
         if width * height > max_pixels:
-            raise InputError(f"the image is {width}x{height} pixels; at most {max_pixels:,} pixels are accepted")
+            raise TooLargeError(f"the image is {width}x{height} pixels; at most {max_pixels:,} pixels are accepted")
         image.load()
-    except InputError:
+    except InputError:  # our own TooLargeError, raised before decoding
         raise
     except Image.DecompressionBombError as exc:
-        raise InputError("the image is too large to decode; send a smaller one") from exc
+        raise TooLargeError("the image has too many pixels to decode safely; send a smaller one") from exc
     except UnidentifiedImageError as exc:
         raise InputError("this is not an image Pillow can read: send PNG, JPEG, WebP, BMP or GIF") from exc
     except (OSError, SyntaxError, ValueError) as exc:
@@ -76,7 +78,8 @@ def decode_base64_image(text: str, max_pixels: int = MAX_PIXELS) -> Image.Image:
     """Decode a data URL (data:image/png;base64,...) or bare base64 text into an image."""
     payload = text.split(",", 1)[1] if text.startswith("data:") else text
     try:
-        data = base64.b64decode(payload, validate=False)
+        # Strict decoding, so that garbage is reported as such rather than silently dropped.
+        data = base64.b64decode("".join(payload.split()), validate=True)
     except (binascii.Error, ValueError) as exc:
         raise InputError("`image` is not valid base64 or a data URL") from exc
     return decode_image(data, max_pixels)
@@ -215,7 +218,12 @@ def center_by_mass(digit: np.ndarray) -> np.ndarray:
 
 def preprocess(image: Image.Image | np.ndarray) -> np.ndarray:
     """Any picture of one digit -> float32 (28, 28), ink 1 on background 0, MNIST-style."""
-    ink = crop_to_ink(ink_map(image))
+    return preprocess_ink(ink_map(image))
+
+
+def preprocess_ink(ink: np.ndarray) -> np.ndarray:
+    """An ink map (from `ink_map`, or one digit of a segmented number) -> the 28x28 model input."""
+    ink = crop_to_ink(ink)
     ink = crop_to_ink(normalize_stroke(ink))
     return center_by_mass(fit_box(ink))
 

@@ -82,7 +82,11 @@ def test_model_selector_changes_the_answer_source(page: Any) -> None:
     draw(page, 2)
     reading(page, "2")
     assert page.get_by_test_id("status").inner_text().startswith("cnn")
-    with page.expect_response("**/api/predict") as answer:
+
+    def asks_seed_ann(response: Any) -> bool:
+        return response.url.endswith("/api/predict") and response.request.post_data_json["model"] == "seed-ann"
+
+    with page.expect_response(asks_seed_ann) as answer:
         page.get_by_test_id("model-select").select_option("seed-ann")
     assert answer.value.json()["model"] == "seed-ann"
     page.wait_for_function("() => document.querySelector('[data-testid=status]').textContent.startsWith('seed-ann')")
@@ -118,3 +122,40 @@ def test_phone_sized_screen(browser: Any, server: str) -> None:
     reading(phone, "7")
     phone.screenshot(path=str(ARTIFACTS / "phone.png"))
     context.close()
+
+
+def test_number_mode_reads_a_whole_number(page: Any) -> None:
+    page.get_by_test_id("mode-number").click()
+    box = page.get_by_test_id("canvas").bounding_box()
+    assert box["width"] > 2.5 * box["height"]  # the wide canvas
+    size = box["height"]
+    for position, digit in enumerate([2, 0, 2, 4]):
+        for stroke in digit_strokes(digit, size, seed=position, margin=0.12, offset=(position * size * 0.7, 0)):
+            page.mouse.move(box["x"] + stroke[0][0], box["y"] + stroke[0][1])
+            page.mouse.down()
+            for x, y in stroke[1:]:
+                page.mouse.move(box["x"] + x, box["y"] + y, steps=2)
+            page.mouse.up()
+    page.wait_for_function("() => document.querySelector('[data-testid=number]').textContent === '2024'", timeout=5000)
+    assert page.get_by_test_id("number-digits").locator("li").count() == 4
+    drawn = page.get_by_test_id("boxes").evaluate(
+        "c => Array.from(c.getContext('2d').getImageData(0, 0, c.width, c.height).data).some(v => v > 0)"
+    )
+    assert drawn  # boxes and readings are drawn over the digits
+    page.screenshot(path=str(ARTIFACTS / "number-mode.png"))
+
+
+def test_why_overlays_a_heatmap_and_names_the_runner_up(page: Any) -> None:
+    draw(page, 7)
+    reading(page, "7")
+    with page.expect_response(lambda r: r.url.endswith("/api/predict") and r.request.post_data_json["explain"]):
+        page.get_by_test_id("explain").click()
+    runner_up = page.get_by_test_id("runner-up")
+    runner_up.wait_for(state="visible")
+    assert "Second guess" in runner_up.inner_text()
+    reddish = page.get_by_test_id("model-input").evaluate(
+        "c => { const d = c.getContext('2d').getImageData(0, 0, 28, 28).data; let n = 0;"
+        " for (let i = 0; i < d.length; i += 4) if (d[i] > d[i + 1] + 60) n++; return n; }"
+    )
+    assert reddish > 10  # the heatmap tints the strokes the answer rests on
+    page.screenshot(path=str(ARTIFACTS / "why.png"))

@@ -15,16 +15,19 @@ from fastapi.responses import FileResponse, JSONResponse, PlainTextResponse, Res
 from fastapi.staticfiles import StaticFiles
 
 from digitrec import __version__
-from digitrec.errors import DigitrecError, EmptyDrawingError, InputError, ModelError
+from digitrec.errors import DigitrecError, EmptyDrawingError, InputError, ModelError, TooLargeError
+from digitrec.explain import explain
 from digitrec.inference import Predictor
-from digitrec.preprocess import preprocess, rgba_bytes_to_image
+from digitrec.preprocess import ink_map, preprocess, preprocess_ink, rgba_bytes_to_image
+from digitrec.segment import segment
 from digitrec.web import schemas
-from digitrec.web.inputs import Options, TooLargeError, parse_options, picture_from_bytes, picture_from_json
+from digitrec.web.inputs import Options, parse_options, picture_from_bytes, picture_from_json
 from digitrec.web.metrics import Metrics
 from digitrec.web.middleware import LimitAndMeasure
 from digitrec.web.settings import Settings
 
 WEB_DIR = Path(__file__).parent
+MAX_DIGITS = 40
 ERRORS: dict[int | str, dict[str, Any]] = {
     code: {"model": schemas.ErrorOut, "description": text}
     for code, text in {
@@ -188,6 +191,13 @@ def create_app(settings: Settings | None = None, predictors: Mapping[str, Predic
         body.update(model=predictor.name, model_version=predictor.version)
         if options.include_input:
             body["input"] = np.round(inputs[0], 4).tolist()
+        if options.explain:
+            runner_up = int(np.argsort(-probabilities)[1])
+            body["explanation"] = {
+                "heatmap": np.round(explain(predictor, inputs[0], body["digit"]), 4).tolist(),
+                "runner_up": {"digit": runner_up, "probability": round(float(probabilities[runner_up]), 6)},
+                "method": "occlusion sensitivity: 6x6 patches blanked, drop in the answer's probability",
+            }
         body["elapsed_ms"] = round((time.perf_counter() - started) * 1000, 3)
         return Response(json.dumps(body), media_type="application/json")
 
@@ -217,6 +227,52 @@ def create_app(settings: Settings | None = None, predictors: Mapping[str, Predic
         probabilities = predictor.predict_inputs(preprocess_all(pictures))
         body = {
             "predictions": [prediction_body(predictor, p, options) for p in probabilities],
+            "model": predictor.name,
+            "model_version": predictor.version,
+            "elapsed_ms": round((time.perf_counter() - started) * 1000, 3),
+        }
+        return Response(json.dumps(body), media_type="application/json")
+
+    @app.post(
+        "/api/read",
+        response_model=schemas.ReadOut,
+        responses=ERRORS,  # type: ignore[arg-type]
+        openapi_extra={
+            "requestBody": {
+                "content": {
+                    "application/json": {"schema": schemas.PredictRequest.model_json_schema()},
+                    "multipart/form-data": {
+                        "schema": {
+                            "type": "object",
+                            "required": ["image"],
+                            "properties": {
+                                "image": {"type": "string", "format": "binary"},
+                                "model": {"type": "string"},
+                            },
+                        }
+                    },
+                }
+            }
+        },
+        summary="Read a whole number: the digits in a drawing, left to right",
+    )
+    async def read_number(request: Request) -> Response:
+        started = time.perf_counter()
+        pictures, options = await read_pictures(request, batch=False)
+        predictor = predictor_for(options.model)
+        segments = segment(ink_map(pictures[0]))
+        if len(segments) > MAX_DIGITS:
+            raise HTTPProblem(422, f"{len(segments)} separate marks; at most {MAX_DIGITS} digits are read at once")
+        inputs = np.stack([preprocess_ink(s.ink) for s in segments])
+        probabilities = predictor.predict_inputs(inputs)
+        digits = []
+        for found, p in zip(segments, probabilities, strict=True):
+            item = prediction_body(predictor, p, options)
+            item["box"] = list(found.box)
+            digits.append(item)
+        body = {
+            "text": "".join(str(d["digit"]) for d in digits),
+            "digits": digits,
             "model": predictor.name,
             "model_version": predictor.version,
             "elapsed_ms": round((time.perf_counter() - started) * 1000, 3),

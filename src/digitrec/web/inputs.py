@@ -13,15 +13,11 @@ from typing import Any, TypeGuard
 import numpy as np
 from PIL import Image
 
-from digitrec.errors import InputError
+from digitrec.errors import InputError, TooLargeError
 from digitrec.preprocess import decode_base64_image, decode_image, render_strokes
 
 MAX_SIDE = 4096
 MAX_STROKE_POINTS = 100_000
-
-
-class TooLargeError(InputError):
-    """The input is well formed but over a size limit (HTTP 413)."""
 
 
 @dataclass
@@ -67,23 +63,14 @@ def picture_from_json(item: Any, max_pixels: int) -> Image.Image | np.ndarray:
     if present[0] == "image":
         if not isinstance(item["image"], str):
             raise InputError("`image` must be a string: a data URL or base64 of an image file")
-        return _checked(lambda: decode_base64_image(item["image"], max_pixels))
+        return decode_base64_image(item["image"], max_pixels)
     if present[0] == "pixels":
         return parse_pixels(item["pixels"], max_pixels)
     return parse_strokes(item, max_pixels)
 
 
 def picture_from_bytes(data: bytes, max_pixels: int) -> Image.Image:
-    return _checked(lambda: decode_image(data, max_pixels))
-
-
-def _checked(decode: Any) -> Any:
-    try:
-        return decode()
-    except InputError as exc:
-        if "pixels are accepted" in str(exc) or "too large" in str(exc):
-            raise TooLargeError(str(exc)) from exc
-        raise
+    return decode_image(data, max_pixels)
 
 
 def parse_pixels(value: Any, max_pixels: int) -> np.ndarray:

@@ -16,7 +16,9 @@ Send = Callable[[Message], Awaitable[None]]
 ASGIApp = Callable[[Scope, Receive, Send], Awaitable[None]]
 
 
-MEASURED_ROUTES = frozenset({"/api/predict", "/api/predict/batch", "/predict", "/api/models", "/healthz", "/metrics"})
+MEASURED_ROUTES = frozenset(
+    {"/api/predict", "/api/predict/batch", "/api/read", "/predict", "/api/models", "/healthz", "/metrics"}
+)
 
 
 class BodyTooLarge(Exception):

@@ -10,6 +10,7 @@ class PredictOptions(BaseModel):
     model: str | None = Field(None, description="model name from /api/models; default: the server's default")
     top_k: int = Field(3, ge=1, le=10, description="how many of the most likely digits to list in `top`")
     include_input: bool = Field(False, description="also return the 28x28 image the model saw")
+    explain: bool = Field(False, description="also return a heatmap of what the answer rests on")
 
 
 class PredictRequest(PredictOptions):
@@ -42,6 +43,7 @@ class PredictionOut(BaseModel):
     model: str
     model_version: str
     input: list[list[float]] | None = Field(None, description="the 28x28 model input, when asked")
+    explanation: ExplanationOut | None = Field(None, description="why, when `explain` is true")
     elapsed_ms: float = Field(..., description="server time for this request")
 
 
@@ -57,6 +59,29 @@ class BatchOut(BaseModel):
     model: str
     model_version: str
     elapsed_ms: float
+
+
+class ReadDigitOut(BatchItemOut):
+    box: list[int] = Field(..., description="[x, y, width, height] of the digit in the drawing's pixels")
+
+
+class ReadOut(BaseModel):
+    text: str = Field(..., description="the number read, left to right")
+    digits: list[ReadDigitOut]
+    model: str
+    model_version: str
+    elapsed_ms: float
+
+
+class RunnerUp(BaseModel):
+    digit: int
+    probability: float
+
+
+class ExplanationOut(BaseModel):
+    heatmap: list[list[float]] = Field(..., description="28x28, 0-1: how much each input pixel supports the answer")
+    runner_up: RunnerUp = Field(..., description="the second most likely digit")
+    method: str
 
 
 class ModelOut(BaseModel):

@@ -11,6 +11,13 @@ const digitOut = document.getElementById("digit");
 const confidenceOut = document.getElementById("confidence");
 const statusOut = document.getElementById("status");
 const barsList = document.getElementById("bars");
+const boxes = document.getElementById("boxes");
+const boxesCtx = boxes.getContext("2d");
+const whyButton = document.getElementById("why");
+const runnerUpOut = document.getElementById("runner-up");
+const numberResult = document.getElementById("number-result");
+const numberOut = document.getElementById("number");
+const numberDigits = document.getElementById("number-digits");
 
 const THROTTLE_MS = 120; // live updates while drawing, at most this often
 let strokes = [];        // each stroke: {width, points: [[x, y], ...]} in CSS pixels
@@ -19,6 +26,9 @@ let pending = null;
 let lastSent = 0;
 let requestSeq = 0;
 let shownSeq = 0;
+let mode = "digit";       // "digit": one digit, bars; "number": a whole number, boxes
+let explainOn = false;    // "Why?": ask for the heatmap and overlay it
+let lastAnswer = null;
 
 // Bars for the ten digits, built once.
 const bars = [];
@@ -39,6 +49,9 @@ function fitCanvas() {
   pad.width = Math.round(rect.width * dpr);
   pad.height = Math.round(rect.height * dpr);
   ctx.setTransform(dpr, 0, 0, dpr, 0, 0);
+  boxes.width = pad.width;
+  boxes.height = pad.height;
+  boxesCtx.setTransform(dpr, 0, 0, dpr, 0, 0);
   redraw();
 }
 
@@ -128,9 +141,11 @@ async function predict() {
     strokes: drawn.map((s) => s.points),
     width: Math.round(rect.width), height: Math.round(rect.height), line_width: width,
     model: modelSelect.value || undefined, include_input: true, top_k: 3,
+    explain: mode === "digit" && explainOn,
   };
+  const endpoint = mode === "number" ? "/api/read" : "/api/predict";
   try {
-    const response = await fetch("/api/predict", {
+    const response = await fetch(endpoint, {
       method: "POST", headers: { "Content-Type": "application/json" }, body: JSON.stringify(body),
     });
     const answer = await response.json().catch(() => ({}));
@@ -142,7 +157,8 @@ async function predict() {
     }
     hideError();
     if (!allStrokes().length) return; // cleared while the request was in flight
-    show(answer);
+    if (answer.text !== undefined) showNumber(answer);
+    else show(answer);
   } catch (err) {
     showError("Cannot reach the digitrec server. Is it running? Your drawing is kept; it will be read when the server answers.");
   }
@@ -158,22 +174,57 @@ function show(answer) {
     bars[d].li.classList.toggle("winner", d === answer.digit);
     bars[d].li.setAttribute("aria-label", `digit ${d}: ${pct}`);
   });
-  if (answer.input) drawSeen(answer.input);
+  lastAnswer = answer;
+  if (answer.input) drawSeen(answer.input, answer.explanation ? answer.explanation.heatmap : null);
+  if (answer.explanation) {
+    const second = answer.explanation.runner_up;
+    runnerUpOut.textContent = `Red marks what the answer rests on. Second guess: ${second.digit} ` +
+      `(${(second.probability * 100).toFixed(1)}%).`;
+    runnerUpOut.hidden = false;
+  } else {
+    runnerUpOut.hidden = true;
+  }
   statusOut.textContent = `${answer.model} · ${answer.elapsed_ms.toFixed(1)} ms on the server`;
   pad.setAttribute("aria-label", `Drawing area: reads ${answer.digit}`);
 }
 
-function drawSeen(rows) {
+function drawSeen(rows, heat) {
   const image = seen.createImageData(28, 28);
   for (let y = 0; y < 28; y++) {
     for (let x = 0; x < 28; x++) {
-      const v = Math.round(rows[y][x] * 255);
+      const v = rows[y][x] * 255;
+      const h = heat ? heat[y][x] : 0; // heatmap: blend towards red where the answer rests
       const i = (y * 28 + x) * 4;
-      image.data[i] = image.data[i + 1] = image.data[i + 2] = v;
+      image.data[i] = Math.round(v * (1 - h) + 255 * h);
+      image.data[i + 1] = image.data[i + 2] = Math.round(v * (1 - h) + 40 * h);
       image.data[i + 3] = 255;
     }
   }
   seen.putImageData(image, 0, 0);
+}
+
+function showNumber(answer) {
+  numberOut.textContent = answer.text;
+  numberDigits.innerHTML = "";
+  const rect = pad.getBoundingClientRect();
+  boxesCtx.clearRect(0, 0, rect.width, rect.height);
+  boxesCtx.lineWidth = 2;
+  boxesCtx.font = "600 15px system-ui, sans-serif";
+  for (const d of answer.digits) {
+    const [x, y, w, h] = d.box;
+    boxesCtx.strokeStyle = "#2f6fed";
+    boxesCtx.strokeRect(x - 3, y - 3, w + 6, h + 6);
+    const label = `${d.digit} ${(d.confidence * 100).toFixed(0)}%`;
+    boxesCtx.fillStyle = "#2f6fed";
+    boxesCtx.fillRect(x - 4, y - 24, boxesCtx.measureText(label).width + 10, 20);
+    boxesCtx.fillStyle = "#fff";
+    boxesCtx.fillText(label, x + 1, y - 9);
+    const li = document.createElement("li");
+    li.textContent = `${d.digit}: ${(d.confidence * 100).toFixed(1)}%`;
+    numberDigits.appendChild(li);
+  }
+  statusOut.textContent = `${answer.model} · ${answer.digits.length} digits · ${answer.elapsed_ms.toFixed(1)} ms on the server`;
+  pad.setAttribute("aria-label", `Drawing area: reads ${answer.text}`);
 }
 
 function resetResult() {
@@ -186,7 +237,27 @@ function resetResult() {
     bar.li.classList.remove("winner");
   }
   seen.clearRect(0, 0, 28, 28);
-  pad.setAttribute("aria-label", "Drawing area: draw one digit here");
+  runnerUpOut.hidden = true;
+  numberOut.textContent = "–";
+  numberDigits.innerHTML = "";
+  const rect = pad.getBoundingClientRect();
+  boxesCtx.clearRect(0, 0, rect.width, rect.height);
+  lastAnswer = null;
+  pad.setAttribute("aria-label", mode === "number" ? "Drawing area: write a number here" :
+    "Drawing area: draw one digit here");
+}
+
+function setMode(next) {
+  mode = next;
+  document.body.classList.toggle("number-mode", mode === "number");
+  document.getElementById("mode-digit").setAttribute("aria-pressed", String(mode === "digit"));
+  document.getElementById("mode-number").setAttribute("aria-pressed", String(mode === "number"));
+  numberResult.hidden = mode !== "number";
+  document.getElementById("hint").textContent = mode === "number"
+    ? "Write a whole number, left to right. Esc clears, Ctrl+Z undoes."
+    : "Draw one digit with a mouse, finger or pen. Esc clears, Ctrl+Z undoes.";
+  clearDrawing();
+  fitCanvas();
 }
 
 function clearDrawing() {
@@ -227,6 +298,18 @@ document.addEventListener("keydown", (event) => {
   }
 });
 modelSelect.addEventListener("change", () => schedulePrediction(true));
+document.getElementById("mode-digit").addEventListener("click", () => setMode("digit"));
+document.getElementById("mode-number").addEventListener("click", () => setMode("number"));
+whyButton.addEventListener("click", () => {
+  explainOn = !explainOn;
+  whyButton.setAttribute("aria-pressed", String(explainOn));
+  if (!explainOn && lastAnswer && lastAnswer.input) {
+    drawSeen(lastAnswer.input, null);
+    runnerUpOut.hidden = true;
+  } else if (allStrokes().length) {
+    schedulePrediction(true);
+  }
+});
 
 async function loadModels() {
   try {

@@ -1,0 +1,25 @@
+"""python -m benchmarks [serving|inference|training|training-full|page|memory|all]"""
+
+from __future__ import annotations
+
+import sys
+
+from benchmarks import inference, memory, page, serving, training
+
+BENCHMARKS = {
+    "inference": inference.main,
+    "serving": serving.main,
+    "training": training.fast,
+    "training-full": training.full,
+    "page": page.main,
+    "memory": memory.main,
+}
+
+names = sys.argv[1:] or ["all"]
+if names == ["all"]:
+    names = ["inference", "serving", "training", "page", "memory"]
+unknown = [name for name in names if name not in BENCHMARKS]
+if unknown:
+    raise SystemExit(f"unknown benchmark {unknown[0]!r}: choose from {', '.join(BENCHMARKS)} or all")
+for name in names:
+    BENCHMARKS[name]()

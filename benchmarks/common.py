@@ -1,0 +1,101 @@
+"""What every benchmark shares: the machine's description, a real server, and BENCHMARKS.md."""
+
+from __future__ import annotations
+
+import datetime as dt
+import io
+import os
+import platform
+import socket
+import subprocess
+import sys
+import time
+from collections.abc import Iterator
+from contextlib import contextmanager
+from pathlib import Path
+
+import numpy as np
+from PIL import Image
+
+ROOT = Path(__file__).resolve().parent.parent
+RESULTS = ROOT / "BENCHMARKS.md"
+sys.path.insert(0, str(ROOT / "tests"))  # the stroke templates used by the tests draw realistic digits
+
+
+def machine() -> str:
+    cpu = "unknown CPU"
+    cpuinfo = Path("/proc/cpuinfo")
+    if cpuinfo.exists():
+        for line in cpuinfo.read_text().splitlines():
+            if line.startswith("model name"):
+                cpu = line.split(":", 1)[1].strip()
+                break
+    memory = ""
+    meminfo = Path("/proc/meminfo")
+    if meminfo.exists():
+        kib = int(meminfo.read_text().split()[1])
+        memory = f", {kib / 1024 / 1024:.0f} GiB"
+    import onnxruntime
+
+    return (f"{cpu}, {os.cpu_count()} cores{memory}, {platform.system()} {platform.machine()}, "
+            f"Python {platform.python_version()}, onnxruntime {onnxruntime.__version__}")
+
+
+def record(title: str, lines: list[str]) -> None:
+    """Print a result table and append it, with machine and date, to BENCHMARKS.md."""
+    stamp = dt.datetime.now(dt.UTC).strftime("%Y-%m-%d %H:%M UTC")
+    block = [f"### {title}", "", f"{stamp}; {machine()}; command: `python -m benchmarks {' '.join(sys.argv[1:])}`",
+             "", *lines, ""]
+    text = "\n".join(block)
+    print(text)
+    with RESULTS.open("a") as out:
+        out.write("\n" + text)
+
+
+def drawn_digit_png(digit: int = 7, size: int = 280, seed: int = 1) -> bytes:
+    """A realistic canvas: a digit drawn with an 18-px pen, dark on white, saved as PNG."""
+    from strokes import digit_strokes
+
+    from digitrec.preprocess import render_strokes
+
+    canvas = 255 - render_strokes(digit_strokes(digit, size, seed=seed, margin=0.05), size, size, 18)
+    buffer = io.BytesIO()
+    Image.fromarray(canvas.astype(np.uint8)).save(buffer, format="PNG")
+    return buffer.getvalue()
+
+
+def free_port() -> int:
+    with socket.socket() as sock:
+        sock.bind(("127.0.0.1", 0))
+        return int(sock.getsockname()[1])
+
+
+@contextmanager
+def running_server(workers: int = 1, extra: list[str] | None = None) -> Iterator[tuple[str, subprocess.Popen[bytes]]]:
+    """`digitrec serve` in a subprocess on a free port, ready when /healthz answers."""
+    import httpx
+
+    port = free_port()
+    command = [sys.executable, "-m", "digitrec", "serve", "--port", str(port), "--workers", str(workers),
+               "--log-level", "warning", *(extra or [])]
+    process = subprocess.Popen(command, stdout=subprocess.DEVNULL, stderr=subprocess.PIPE)
+    url = f"http://127.0.0.1:{port}"
+    try:
+        deadline = time.monotonic() + 60
+        while time.monotonic() < deadline:
+            if process.poll() is not None:
+                raise RuntimeError(f"server exited: {process.stderr.read().decode() if process.stderr else ''}")
+            try:
+                if httpx.get(f"{url}/healthz", timeout=1).status_code == 200:
+                    break
+            except httpx.HTTPError:
+                time.sleep(0.2)
+        else:
+            raise RuntimeError("server did not start within 60 s")
+        yield url, process
+    finally:
+        process.terminate()
+        try:
+            process.wait(timeout=10)
+        except subprocess.TimeoutExpired:
+            process.kill()

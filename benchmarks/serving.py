@@ -1,0 +1,93 @@
+"""Requests/s and latency percentiles of the HTTP service under load from wrk (Debian's), on loopback.
+
+Each run is bounded in time (wrk -d) and stops by itself. The body is a realistic canvas PNG
+(a digit drawn with an 18-px pen on a 280x280 white canvas) sent as multipart `image`.
+"""
+
+from __future__ import annotations
+
+import json
+import shutil
+import subprocess
+import tempfile
+from pathlib import Path
+
+import numpy as np
+
+from benchmarks.common import drawn_digit_png, record, running_server
+
+LUA = """
+local f = io.open("%(body)s", "rb")
+wrk.method = "POST"
+wrk.body = f:read("*all")
+f:close()
+wrk.headers["Content-Type"] = "%(content_type)s"
+done = function(summary, latency, requests)
+  local errors = summary.errors.status + summary.errors.connect + summary.errors.read
+                 + summary.errors.write + summary.errors.timeout
+  io.write(string.format('RESULT {"requests": %%d, "seconds": %%f, "errors": %%d, '
+    .. '"p50": %%f, "p95": %%f, "p99": %%f, "max": %%f}\\n',
+    summary.requests, summary.duration / 1e6, errors, latency:percentile(50) / 1e3,
+    latency:percentile(95) / 1e3, latency:percentile(99) / 1e3, latency.max / 1e3))
+end
+"""
+
+
+def multipart(files: list[bytes], boundary: str = "digitrecbenchmarkboundary") -> tuple[bytes, str]:
+    parts = []
+    for index, data in enumerate(files):
+        parts.append(f'--{boundary}\r\nContent-Disposition: form-data; name="image"; filename="{index}.png"\r\n'
+                     "Content-Type: image/png\r\n\r\n".encode() + data + b"\r\n")
+    return b"".join(parts) + f"--{boundary}--\r\n".encode(), f"multipart/form-data; boundary={boundary}"
+
+
+def wrk(url: str, body: bytes, content_type: str, connections: int, seconds: int) -> dict[str, float]:
+    if not shutil.which("wrk"):
+        raise SystemExit("wrk is not installed: apt-get install wrk")
+    with tempfile.TemporaryDirectory() as folder:
+        body_path = Path(folder) / "body"
+        body_path.write_bytes(body)
+        script = Path(folder) / "post.lua"
+        script.write_text(LUA % {"body": body_path, "content_type": content_type})
+        threads = 1 if connections < 4 else 2
+        output = subprocess.run(
+            ["wrk", f"-t{threads}", f"-c{connections}", f"-d{seconds}s", "--timeout", "5s", "-s", str(script), url],
+            capture_output=True, text=True, timeout=seconds + 30, check=True,
+        ).stdout
+    line = next(line for line in output.splitlines() if line.startswith("RESULT "))
+    result: dict[str, float] = json.loads(line[len("RESULT "):])
+    result["rps"] = result["requests"] / result["seconds"]
+    return result
+
+
+def row(label: str, workers: int, connections: int, result: dict[str, float], unit: float = 1) -> str:
+    return (f"| {label} | {workers} | {connections} | {result['rps'] * unit:,.0f} | {result['p50']:.1f} | "
+            f"{result['p95']:.1f} | {result['p99']:.1f} | {int(result['errors'])} |")
+
+
+def main(seconds: int = 10) -> None:
+    png = drawn_digit_png()
+    single, single_type = multipart([png])
+    batch, batch_type = multipart([png] * 64)
+    rgba = np.zeros((140, 140, 4), dtype=np.uint8)
+    rgba[30:110, 62:78] = 255  # the seed's white pen on its transparent canvas: a "1"
+    seed_body = json.dumps(rgba.ravel().tolist()).encode()
+    lines = [f"Body: a {len(png):,}-byte 280x280 canvas PNG as multipart `image`; {seconds} s per row after "
+             "a 3 s warm-up; load from wrk on the same machine (it shares the 2 cores).", "",
+             "| endpoint | workers | concurrency | requests/s (images/s for batch) | p50 ms | p95 ms | p99 ms | errors |",
+             "| --- | --- | --- | --- | --- | --- | --- | --- |"]
+    for workers in (1, 2):
+        with running_server(workers) as (url, _):
+            wrk(f"{url}/api/predict", single, single_type, 16, 3)  # warm-up
+            for connections in (1, 16, 64):
+                result = wrk(f"{url}/api/predict", single, single_type, connections, seconds)
+                lines.append(row("POST /api/predict", workers, connections, result))
+            result = wrk(f"{url}/api/predict/batch", batch, batch_type, 4, seconds)
+            lines.append(row("POST /api/predict/batch (64 PNGs)", workers, 4, result, unit=64))
+            result = wrk(f"{url}/predict", seed_body, "application/json", 16, seconds)
+            lines.append(row(f"POST /predict (seed format, {len(seed_body) // 1024} KB JSON)", workers, 16, result))
+    record("Serving", lines)
+
+
+if __name__ == "__main__":
+    main()
