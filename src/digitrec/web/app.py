@@ -13,6 +13,7 @@ from fastapi import FastAPI, Request
 from fastapi.exceptions import RequestValidationError
 from fastapi.responses import FileResponse, JSONResponse, PlainTextResponse, Response
 from fastapi.staticfiles import StaticFiles
+from pydantic import BaseModel
 
 from digitrec import __version__
 from digitrec.errors import DigitrecError, EmptyDrawingError, InputError, ModelError, TooLargeError
@@ -37,6 +38,24 @@ ERRORS: dict[int | str, dict[str, Any]] = {
         422: "unreadable image, nothing drawn, malformed JSON or wrong values",
     }.items()
 }
+
+
+def request_body(json_schema: type[BaseModel], form_fields: dict[str, str], many: bool = False) -> dict[str, Any]:
+    """OpenAPI for an endpoint that takes JSON or a multipart form with `image` (one or several)."""
+    image: dict[str, Any] = {"type": "string", "format": "binary"}
+    properties = {
+        "image": {"type": "array", "items": image} if many else image,
+        "model": {"type": "string"},
+        **{name: {"type": kind} for name, kind in form_fields.items()},
+    }
+    return {
+        "requestBody": {
+            "content": {
+                "application/json": {"schema": json_schema.model_json_schema()},
+                "multipart/form-data": {"schema": {"type": "object", "required": ["image"], "properties": properties}},
+            }
+        }
+    }
 
 
 class HTTPProblem(Exception):
@@ -160,25 +179,9 @@ def create_app(settings: Settings | None = None, predictors: Mapping[str, Predic
         "/api/predict",
         response_model=schemas.PredictionOut,
         responses=ERRORS,  # type: ignore[arg-type]
-        openapi_extra={
-            "requestBody": {
-                "content": {
-                    "application/json": {"schema": schemas.PredictRequest.model_json_schema()},
-                    "multipart/form-data": {
-                        "schema": {
-                            "type": "object",
-                            "required": ["image"],
-                            "properties": {
-                                "image": {"type": "string", "format": "binary"},
-                                "model": {"type": "string"},
-                                "top_k": {"type": "integer"},
-                                "include_input": {"type": "boolean"},
-                            },
-                        }
-                    },
-                }
-            }
-        },
+        openapi_extra=request_body(
+            schemas.PredictRequest, {"top_k": "integer", "include_input": "boolean", "explain": "boolean"}
+        ),
         summary="Read the digit in one drawing",
     )
     async def predict(request: Request) -> Response:
@@ -205,19 +208,7 @@ def create_app(settings: Settings | None = None, predictors: Mapping[str, Predic
         "/api/predict/batch",
         response_model=schemas.BatchOut,
         responses=ERRORS,  # type: ignore[arg-type]
-        openapi_extra={
-            "requestBody": {
-                "content": {
-                    "application/json": {"schema": schemas.BatchRequest.model_json_schema()},
-                    "multipart/form-data": {
-                        "schema": {
-                            "type": "object",
-                            "properties": {"image": {"type": "array", "items": {"type": "string", "format": "binary"}}},
-                        }
-                    },
-                }
-            }
-        },
+        openapi_extra=request_body(schemas.BatchRequest, {}, many=True),
         summary=f"Read many drawings in one request (at most {Settings().max_batch})",
     )
     async def predict_batch(request: Request) -> Response:
@@ -237,23 +228,7 @@ def create_app(settings: Settings | None = None, predictors: Mapping[str, Predic
         "/api/read",
         response_model=schemas.ReadOut,
         responses=ERRORS,  # type: ignore[arg-type]
-        openapi_extra={
-            "requestBody": {
-                "content": {
-                    "application/json": {"schema": schemas.PredictRequest.model_json_schema()},
-                    "multipart/form-data": {
-                        "schema": {
-                            "type": "object",
-                            "required": ["image"],
-                            "properties": {
-                                "image": {"type": "string", "format": "binary"},
-                                "model": {"type": "string"},
-                            },
-                        }
-                    },
-                }
-            }
-        },
+        openapi_extra=request_body(schemas.PredictRequest, {}),
         summary="Read a whole number: the digits in a drawing, left to right",
     )
     async def read_number(request: Request) -> Response:
