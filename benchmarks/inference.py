@@ -34,9 +34,12 @@ def main() -> None:
 
     torch.set_num_threads(1)
     rng = np.random.default_rng(0)
-    lines = ["ONNX Runtime and PyTorch both on 1 thread (as one server worker runs); median of repeated calls.",
-             "", "| model | engine | batch 1 latency ms | batch 64 img/s | batch 256 img/s | batch 1,024 img/s |",
-             "| --- | --- | --- | --- | --- | --- |"]
+    lines = [
+        "ONNX Runtime and PyTorch both on 1 thread (as one server worker runs); median of repeated calls.",
+        "",
+        "| model | engine | batch 1 latency ms | batch 64 img/s | batch 256 img/s | batch 1,024 img/s |",
+        "| --- | --- | --- | --- | --- | --- |",
+    ]
     for name in shipped_models():
         predictor = Predictor(name, threads=1)
         model, _ = load_torch_model(resolve_model(name))
@@ -60,12 +63,17 @@ def main() -> None:
     png = drawn_digit_png()
     strokes = digit_strokes(7, 280, seed=1, margin=0.05)
     canvas = render_strokes(strokes, 280, 280, 18)
-    lines += ["", "Preprocessing one 280x280 drawing (median):", "",
-              "| step | ms |", "| --- | --- |",
-              f"| decode PNG ({len(png):,} bytes) | {timed(lambda: decode_image(png), 500) * 1000:.3f} |",
-              f"| render strokes | {timed(lambda: render_strokes(strokes, 280, 280, 18), 500) * 1000:.3f} |",
-              f"| preprocess to 28x28 | {timed(lambda: preprocess(canvas), 500) * 1000:.3f} |",
-              f"| all, from PNG | {timed(lambda: preprocess(decode_image(png)), 500) * 1000:.3f} |"]
+    lines += [
+        "",
+        "Preprocessing one 280x280 drawing (median):",
+        "",
+        "| step | ms |",
+        "| --- | --- |",
+        f"| decode PNG ({len(png):,} bytes) | {timed(lambda: decode_image(png), 500) * 1000:.3f} |",
+        f"| render strokes | {timed(lambda: render_strokes(strokes, 280, 280, 18), 500) * 1000:.3f} |",
+        f"| preprocess to 28x28 | {timed(lambda: preprocess(canvas), 500) * 1000:.3f} |",
+        f"| all, from PNG | {timed(lambda: preprocess(decode_image(png)), 500) * 1000:.3f} |",
+    ]
     record("Inference and preprocessing", lines)
 
 

@@ -25,10 +25,13 @@ def main(target: int = 100_000) -> None:
             done += int(result["requests"])
             samples.append(f"{rss_mib(process.pid):.1f}")
         end = rss_mib(process.pid)
-    lines = ["| figure | value |", "| --- | --- |",
-             f"| RSS after start | {start:.1f} MiB |",
-             f"| RSS after {done:,} requests | {end:.1f} MiB |",
-             f"| RSS after each 20 s of load | {', '.join(samples)} MiB |"]
+    lines = [
+        "| figure | value |",
+        "| --- | --- |",
+        f"| RSS after start | {start:.1f} MiB |",
+        f"| RSS after {done:,} requests | {end:.1f} MiB |",
+        f"| RSS after each 20 s of load | {', '.join(samples)} MiB |",
+    ]
     record("Memory of one server worker", lines)
 
 

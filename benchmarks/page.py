@@ -23,16 +23,23 @@ OBSERVER = """
 
 def main(strokes: int = 40) -> None:
     from playwright.sync_api import sync_playwright
+
     from strokes import digit_strokes
 
     executable = os.environ.get("DIGITREC_CHROMIUM", "/usr/bin/chromium")
     with running_server(1) as (url, _), sync_playwright() as playwright:
-        browser = playwright.chromium.launch(executable_path=executable, args=[
-            "--headless", "--no-sandbox", "--disable-gpu", "--disable-background-networking"])
+        browser = playwright.chromium.launch(
+            executable_path=executable,
+            args=["--headless", "--no-sandbox", "--disable-gpu", "--disable-background-networking"],
+        )
         page = browser.new_page(viewport={"width": 1000, "height": 760})
         transferred: list[int] = []
-        page.on("requestfinished", lambda request: transferred.append(request.sizes()["responseBodySize"]
-                                                                      + request.sizes()["responseHeadersSize"]))
+        page.on(
+            "requestfinished",
+            lambda request: transferred.append(
+                request.sizes()["responseBodySize"] + request.sizes()["responseHeadersSize"]
+            ),
+        )
         page.goto(url, wait_until="networkidle")
         weight = sum(transferred)
         page.evaluate(OBSERVER)
@@ -47,17 +54,22 @@ def main(strokes: int = 40) -> None:
             for x, y in path[1:]:
                 page.mouse.move(box["x"] + x, box["y"] + y)
             page.mouse.up()
-            page.wait_for_function("() => window.__marks.length > 0 && "
-                                   "performance.now() - window.__up > window.__marks[window.__marks.length - 1] + 50")
+            page.wait_for_function(
+                "() => window.__marks.length > 0 && "
+                "performance.now() - window.__up > window.__marks[window.__marks.length - 1] + 50"
+            )
             latencies.append(page.evaluate("window.__marks[window.__marks.length - 1]"))
             page.keyboard.press("Escape")
         browser.close()
     latencies.sort()
-    lines = ["| figure | value |", "| --- | --- |",
-             f"| end of stroke to prediction on screen, median of {strokes} strokes | "
-             f"{statistics.median(latencies):.1f} ms |",
-             f"| same, 90th percentile | {latencies[int(0.9 * len(latencies))]:.1f} ms |",
-             f"| page weight (HTML, CSS, JS, model list), transferred | {weight / 1024:.1f} kB |"]
+    lines = [
+        "| figure | value |",
+        "| --- | --- |",
+        f"| end of stroke to prediction on screen, median of {strokes} strokes | "
+        f"{statistics.median(latencies):.1f} ms |",
+        f"| same, 90th percentile | {latencies[int(0.9 * len(latencies))]:.1f} ms |",
+        f"| page weight (HTML, CSS, JS, model list), transferred | {weight / 1024:.1f} kB |",
+    ]
     record("Page (headless Chromium, 1 server worker)", lines)
 
 

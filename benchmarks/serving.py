@@ -36,8 +36,12 @@ end
 def multipart(files: list[bytes], boundary: str = "digitrecbenchmarkboundary") -> tuple[bytes, str]:
     parts = []
     for index, data in enumerate(files):
-        parts.append(f'--{boundary}\r\nContent-Disposition: form-data; name="image"; filename="{index}.png"\r\n'
-                     "Content-Type: image/png\r\n\r\n".encode() + data + b"\r\n")
+        parts.append(
+            f'--{boundary}\r\nContent-Disposition: form-data; name="image"; filename="{index}.png"\r\n'
+            "Content-Type: image/png\r\n\r\n".encode()
+            + data
+            + b"\r\n"
+        )
     return b"".join(parts) + f"--{boundary}--\r\n".encode(), f"multipart/form-data; boundary={boundary}"
 
 
@@ -52,17 +56,22 @@ def wrk(url: str, body: bytes, content_type: str, connections: int, seconds: int
         threads = 1 if connections < 4 else 2
         output = subprocess.run(
             ["wrk", f"-t{threads}", f"-c{connections}", f"-d{seconds}s", "--timeout", "5s", "-s", str(script), url],
-            capture_output=True, text=True, timeout=seconds + 30, check=True,
+            capture_output=True,
+            text=True,
+            timeout=seconds + 30,
+            check=True,
         ).stdout
     line = next(line for line in output.splitlines() if line.startswith("RESULT "))
-    result: dict[str, float] = json.loads(line[len("RESULT "):])
+    result: dict[str, float] = json.loads(line[len("RESULT ") :])
     result["rps"] = result["requests"] / result["seconds"]
     return result
 
 
 def row(label: str, workers: int, connections: int, result: dict[str, float], unit: float = 1) -> str:
-    return (f"| {label} | {workers} | {connections} | {result['rps'] * unit:,.0f} | {result['p50']:.1f} | "
-            f"{result['p95']:.1f} | {result['p99']:.1f} | {int(result['errors'])} |")
+    return (
+        f"| {label} | {workers} | {connections} | {result['rps'] * unit:,.0f} | {result['p50']:.1f} | "
+        f"{result['p95']:.1f} | {result['p99']:.1f} | {int(result['errors'])} |"
+    )
 
 
 def main(seconds: int = 10) -> None:
@@ -72,10 +81,13 @@ def main(seconds: int = 10) -> None:
     rgba = np.zeros((140, 140, 4), dtype=np.uint8)
     rgba[30:110, 62:78] = 255  # the seed's white pen on its transparent canvas: a "1"
     seed_body = json.dumps(rgba.ravel().tolist()).encode()
-    lines = [f"Body: a {len(png):,}-byte 280x280 canvas PNG as multipart `image`; {seconds} s per row after "
-             "a 3 s warm-up; load from wrk on the same machine (it shares the 2 cores).", "",
-             "| endpoint | workers | concurrency | requests/s (images/s for batch) | p50 ms | p95 ms | p99 ms | errors |",
-             "| --- | --- | --- | --- | --- | --- | --- | --- |"]
+    lines = [
+        f"Body: a {len(png):,}-byte 280x280 canvas PNG as multipart `image`; {seconds} s per row after "
+        "a 3 s warm-up; load from wrk on the same machine (it shares the 2 cores).",
+        "",
+        "| endpoint | workers | concurrency | requests/s (images/s for batch) | p50 ms | p95 ms | p99 ms | errors |",
+        "| --- | --- | --- | --- | --- | --- | --- | --- |",
+    ]
     for workers in (1, 2):
         with running_server(workers) as (url, _):
             wrk(f"{url}/api/predict", single, single_type, 16, 3)  # warm-up

@@ -15,8 +15,12 @@ from benchmarks.common import record
 
 
 def evaluate(folder: Path) -> float:
-    output = subprocess.run([sys.executable, "-m", "digitrec", "evaluate", "--model", str(folder), "--json"],
-                            capture_output=True, text=True, check=True).stdout
+    output = subprocess.run(
+        [sys.executable, "-m", "digitrec", "evaluate", "--model", str(folder), "--json"],
+        capture_output=True,
+        text=True,
+        check=True,
+    ).stdout
     return float(json.loads(output)["accuracy"])
 
 
@@ -25,8 +29,22 @@ def fast(runs: int = 3) -> None:
     for run in range(runs):
         with tempfile.TemporaryDirectory() as folder:
             start = time.perf_counter()
-            subprocess.run([sys.executable, "-m", "digitrec", "train", "--model", "cnn", "--fast", "--out", folder,
-                            "--no-progress"], check=True, capture_output=True)
+            subprocess.run(
+                [
+                    sys.executable,
+                    "-m",
+                    "digitrec",
+                    "train",
+                    "--model",
+                    "cnn",
+                    "--fast",
+                    "--out",
+                    folder,
+                    "--no-progress",
+                ],
+                check=True,
+                capture_output=True,
+            )
             seconds = time.perf_counter() - start
             lines.append(f"| {run + 1} | {seconds:.1f} | {evaluate(Path(folder)):.4f} |")
     record("Training: `digitrec train --model cnn --fast` (target: 99.0% within 30 s)", lines)
@@ -65,10 +83,17 @@ def full() -> None:
         train.fit(train.TrainConfig(model="cnn", out=Path(folder), progress=False))
         total = time.perf_counter() - started - paused
         final = evaluate(Path(folder))
-    lines = ["| milestone | training wall time s |", "| --- | --- |",
-             *(f"| test accuracy >= {goal:.1%} | {reached[goal]:.0f} |" if goal in reached
-               else f"| test accuracy >= {goal:.1%} | not reached |" for goal in (0.99, 0.995)),
-             f"| full recipe ({final:.2%}) | {total:.0f} |"]
+    lines = [
+        "| milestone | training wall time s |",
+        "| --- | --- |",
+        *(
+            f"| test accuracy >= {goal:.1%} | {reached[goal]:.0f} |"
+            if goal in reached
+            else f"| test accuracy >= {goal:.1%} | not reached |"
+            for goal in (0.99, 0.995)
+        ),
+        f"| full recipe ({final:.2%}) | {total:.0f} |",
+    ]
     np.random.seed(0)
     record("Training: the shipped cnn recipe", lines)
 

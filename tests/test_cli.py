@@ -110,3 +110,13 @@ def test_models_lists_shipped_models() -> None:
     result = digitrec("models")
     assert result.returncode == 0
     assert [line.split()[0] for line in result.stdout.splitlines()] == ["cnn", "mlp", "seed-ann"]
+
+
+@pytest.mark.slow
+def test_fast_recipe_reaches_99_percent(tmp_path: Path, data_dir: Path) -> None:
+    """The `--fast` recipe (timed by `python -m benchmarks training`, never here) must reach 99%."""
+    out = tmp_path / "fast"
+    result = digitrec("train", "--model", "cnn", "--fast", "--out", str(out), "--no-progress")
+    assert result.returncode == 0, result.stderr
+    report = json.loads(digitrec("evaluate", "--model", str(out), "--data-dir", str(data_dir), "--json").stdout)
+    assert report["accuracy"] >= 0.99
