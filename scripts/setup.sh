@@ -21,9 +21,15 @@ if [ ! -f "$stamp" ]; then
   touch "$stamp"
 fi
 
-if [ "$profile" = "dev" ] && [ ! -x "${DIGITREC_CHROMIUM:-/usr/bin/chromium}" ]; then
-  # Playwright cannot download its own browsers here; Debian's chromium is used instead.
-  if [ "$(id -u)" = "0" ]; then apt_get="apt-get"; else apt_get="sudo apt-get"; fi
-  $apt_get update -qq
-  DEBIAN_FRONTEND=noninteractive $apt_get install -y -qq chromium fonts-dejavu-core >/dev/null
+if [ "$profile" = "dev" ]; then
+  # Debian's packages for the tests: Chromium (Playwright cannot download its own browsers here)
+  # and a PostgreSQL server (the feedback tests start a throwaway cluster of their own).
+  packages=()
+  [ -x "${DIGITREC_CHROMIUM:-/usr/bin/chromium}" ] || packages+=(chromium fonts-dejavu-core)
+  compgen -G "/usr/lib/postgresql/*/bin/initdb" >/dev/null || packages+=(postgresql)
+  if [ "${#packages[@]}" -gt 0 ]; then
+    if [ "$(id -u)" = "0" ]; then apt_get="apt-get"; else apt_get="sudo apt-get"; fi
+    $apt_get update -qq
+    DEBIAN_FRONTEND=noninteractive $apt_get install -y -qq "${packages[@]}" >/dev/null
+  fi
 fi

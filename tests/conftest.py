@@ -27,6 +27,13 @@ ARTIFACTS = ROOT / "test-artifacts"
 sys.path.insert(0, str(Path(__file__).parent))  # for tests/strokes.py
 
 
+@pytest.fixture(scope="session", autouse=True)
+def hermetic_database(tmp_path_factory: pytest.TempPathFactory) -> None:
+    """Corrections go to a temporary SQLite file, never to the user's data folder; server
+    subprocesses inherit the variable."""
+    os.environ["DIGITREC_DATABASE_URL"] = f"sqlite:///{tmp_path_factory.mktemp('db') / 'feedback.db'}"
+
+
 @pytest.fixture(scope="session")
 def data_dir() -> Path:
     """MNIST comes from $DIGITREC_DATA_DIR (set by .ci/run); tests never download it."""

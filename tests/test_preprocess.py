@@ -93,6 +93,13 @@ def test_stroke_normalisation_brings_thin_and_thick_pens_together() -> None:
     assert all(1.6 <= w <= 5.0 for w in widths), widths
 
 
+@pytest.mark.parametrize(("height", "width"), [(80, 16), (60, 6), (120, 10)])
+def test_stroke_width_of_a_solid_bar_is_its_width(height: int, width: int) -> None:
+    # Ink that fills its crop to the edges (the seed's white bar) must not look infinitely thick.
+    measured = stroke_width(np.ones((height, width), dtype=np.float32))
+    assert 0.8 * min(height, width) <= measured <= 1.25 * min(height, width)
+
+
 def test_transparent_canvas_uses_opacity_as_ink() -> None:
     rgba = np.zeros((140, 140, 4), dtype=np.uint8)
     rgba[30:110, 66:74] = (255, 255, 255, 255)  # the seed's white pen on a transparent canvas

@@ -195,10 +195,12 @@ def cmd_serve(args: argparse.Namespace) -> int:
 
     import uvicorn
 
+    from digitrec.feedback import migrate, resolve_database_url
     from digitrec.web.app import create_app
     from digitrec.web.settings import Settings
 
     settings = Settings.from_env(
+        database_url=args.db,
         host=args.host,
         port=args.port,
         workers=args.workers,
@@ -206,6 +208,12 @@ def cmd_serve(args: argparse.Namespace) -> int:
         default_model=(args.model or [None])[0],
     )
     print(f"digitrec: serving {', '.join(settings.models)} on http://{settings.host}:{settings.port}/", file=sys.stderr)
+    # Migrate once here, not in every worker process (they would race on the first start).
+    settings.database_url = resolve_database_url(settings.database_url or None)
+    try:
+        migrate(settings.database_url)
+    except Exception as exc:
+        print(f"digitrec: warning: feedback storage unavailable ({exc}); predictions still work", file=sys.stderr)
     if settings.workers > 1:
         # Worker processes import the app themselves; hand them the same settings by environment.
         os.environ.update(settings.to_env())
@@ -222,6 +230,87 @@ def cmd_serve(args: argparse.Namespace) -> int:
         uvicorn.run(
             create_app(settings), host=settings.host, port=settings.port, log_level=args.log_level, access_log=False
         )
+    return 0
+
+
+def cmd_feedback_stats(args: argparse.Namespace) -> int:
+    from digitrec.feedback import open_store
+
+    store = open_store(args.db)
+    stats = store.stats()
+    store.close()
+    print(f"total: {stats.total}")
+    print("per label: " + (", ".join(f"{k}: {v}" for k, v in stats.per_label.items()) or "none"))
+    print("per model: " + (", ".join(f"{k}: {v}" for k, v in stats.per_model.items()) or "none"))
+    print("predicted -> corrected:")
+    for (predicted, label), count in sorted(stats.confusion.items(), key=lambda kv: (-kv[1], str(kv[0]))):
+        print(f"  {'-' if predicted is None else predicted} -> {label}: {count}")
+    return 0
+
+
+def cmd_feedback_export(args: argparse.Namespace) -> int:
+    import numpy as np
+
+    from digitrec.data import write_idx
+    from digitrec.feedback import open_store
+
+    store = open_store(args.db)
+    images, labels = store.dataset()
+    store.close()
+    out = Path(args.out)
+    out.mkdir(parents=True, exist_ok=True)
+    if args.format == "idx":
+        # The names of MNIST's training files, so `load_split(out, "train")` and --extra-data read it.
+        write_idx(out / "train-images-idx3-ubyte.gz", images)
+        write_idx(out / "train-labels-idx1-ubyte.gz", labels.astype(np.uint8))
+        written = "train-images-idx3-ubyte.gz, train-labels-idx1-ubyte.gz"
+    else:
+        with (out / "corrections.csv").open("w") as handle:
+            handle.write("label," + ",".join(f"{r}x{c}" for r in range(1, 29) for c in range(1, 29)) + "\n")
+            for image, label in zip(images, labels, strict=True):
+                handle.write(f"{label}," + ",".join(map(str, image.ravel())) + "\n")
+        written = "corrections.csv"
+    print(f"exported {len(labels)} corrections to {out} ({written})")
+    return 0
+
+
+def cmd_finetune(args: argparse.Namespace) -> int:
+    try:
+        from digitrec.finetune import FinetuneConfig, finetune
+    except ImportError as exc:
+        raise DigitrecError(
+            f"fine-tuning needs PyTorch ({exc.name} is missing): pip install 'digitrec[train]'"
+        ) from exc
+    config = FinetuneConfig(
+        model=args.model,
+        extra_data=[Path(p) for p in args.extra_data],
+        out=Path(args.out),
+        data_dir=args.data_dir,
+        epochs=args.epochs,
+        lr=args.lr,
+        seed=args.seed,
+        holdout=args.holdout,
+        command=shlex.join(["digitrec", *sys.argv[1:]]),
+    )
+    report = finetune(config)
+    if args.json:
+        print(json.dumps(report))
+        return 0
+
+    def shown(value: float | None) -> str:
+        return "n/a" if value is None else f"{value:.4f}"
+
+    print(
+        f"fine-tuned {args.model} on {report['corrections_used']} corrections "
+        f"({report['corrections_held_out']} held out) in {report['seconds']} s -> {args.out}"
+    )
+    print(
+        f"MNIST test accuracy:        {shown(report['before']['mnist_test'])} -> {shown(report['after']['mnist_test'])}"
+    )
+    print(
+        f"held-out corrections:       {shown(report['before']['corrections_holdout'])} -> "
+        f"{shown(report['after']['corrections_holdout'])}"
+    )
     return 0
 
 
@@ -301,8 +390,48 @@ def build_parser() -> argparse.ArgumentParser:
         metavar="NAME|PATH",
         help="model to serve (repeatable; the first is the default; default: all shipped models)",
     )
+    serve.add_argument(
+        "--db",
+        help="where corrections are stored: database URL or SQLite file "
+        "(default: $DIGITREC_DATABASE_URL, else a SQLite file in the user data folder)",
+    )
     serve.add_argument("--log-level", default="info", help="uvicorn log level")
     serve.set_defaults(handler=cmd_serve)
+
+    feedback = commands.add_parser("feedback", help="corrections stored by the web app", formatter_class=_formatter)
+    feedback_commands = feedback.add_subparsers(dest="feedback_command", required=True, metavar="ACTION")
+    stats = feedback_commands.add_parser(
+        "stats", help="counts per label, per model, and the confusion", formatter_class=_formatter
+    )
+    stats.add_argument("--db", help="database URL or SQLite file (default: $DIGITREC_DATABASE_URL, else user data)")
+    stats.set_defaults(handler=cmd_feedback_stats)
+    export_feedback = feedback_commands.add_parser(
+        "export", help="write the corrections as a dataset", formatter_class=_formatter
+    )
+    export_feedback.add_argument("--format", choices=["idx", "csv"], default="idx", help="IDX (gzip) or CSV")
+    export_feedback.add_argument("--out", required=True, help="folder to write")
+    export_feedback.add_argument("--db", help="database URL or SQLite file (default: $DIGITREC_DATABASE_URL)")
+    export_feedback.set_defaults(handler=cmd_feedback_export)
+
+    tune = commands.add_parser(
+        "finetune", help="fine-tune a model on MNIST plus corrections", formatter_class=_formatter
+    )
+    tune.add_argument("--model", default="cnn", help="shipped model name or checkpoint folder to start from")
+    tune.add_argument(
+        "--extra-data",
+        action="append",
+        required=True,
+        metavar="DIR",
+        help="corrections exported by `digitrec feedback export` (repeatable)",
+    )
+    tune.add_argument("--out", default="runs/finetuned", help="checkpoint folder to write")
+    tune.add_argument("--data-dir", help="MNIST folder (default: $DIGITREC_DATA_DIR, else the user cache)")
+    tune.add_argument("--epochs", type=int, default=3, help="passes of 12,000 replayed MNIST images plus corrections")
+    tune.add_argument("--lr", type=float, default=1e-4, help="learning rate")
+    tune.add_argument("--holdout", type=float, default=0.2, help="share of corrections kept out to measure")
+    tune.add_argument("--seed", type=int, default=0, help="random seed")
+    tune.add_argument("--json", action="store_true", help="print the report as JSON")
+    tune.set_defaults(handler=cmd_finetune)
 
     models = commands.add_parser("models", help="list the shipped models", formatter_class=_formatter)
     models.set_defaults(handler=cmd_models)

@@ -159,3 +159,21 @@ def test_why_overlays_a_heatmap_and_names_the_runner_up(page: Any) -> None:
     )
     assert reddish > 10  # the heatmap tints the strokes the answer rests on
     page.screenshot(path=str(ARTIFACTS / "why.png"))
+
+
+def test_wrong_answer_can_be_corrected(page: Any, server: str) -> None:
+    draw(page, 7)
+    reading(page, "7")
+    feedback = page.get_by_test_id("feedback")
+    feedback.wait_for(state="visible")
+    with page.expect_response("**/api/feedback") as stored:
+        page.get_by_test_id("correct-1").click()
+    assert stored.value.status == 201
+    status = page.get_by_test_id("feedback-status")
+    page.wait_for_function(
+        "() => document.querySelector('[data-testid=feedback-status]').textContent.includes('Thank')"
+    )
+    assert "Stored as a 1" in status.inner_text()
+    with page.expect_response("**/api/feedback") as by_key:
+        page.keyboard.press("4")  # one key press works too
+    assert by_key.value.json()["label"] == 4

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+import secrets
 import time
 from collections.abc import Mapping
 from pathlib import Path
@@ -11,17 +12,20 @@ from typing import Any
 import numpy as np
 from fastapi import FastAPI, Request
 from fastapi.exceptions import RequestValidationError
-from fastapi.responses import FileResponse, JSONResponse, PlainTextResponse, Response
+from fastapi.responses import FileResponse, HTMLResponse, JSONResponse, PlainTextResponse, Response
 from fastapi.staticfiles import StaticFiles
 from pydantic import BaseModel
+from starlette.concurrency import run_in_threadpool
 
 from digitrec import __version__
 from digitrec.errors import DigitrecError, EmptyDrawingError, InputError, ModelError, TooLargeError
 from digitrec.explain import explain
+from digitrec.feedback import Store, open_store
 from digitrec.inference import Predictor
 from digitrec.preprocess import ink_map, preprocess, preprocess_ink, rgba_bytes_to_image
 from digitrec.segment import segment
 from digitrec.web import schemas
+from digitrec.web.admin import render_corrections, to_png
 from digitrec.web.inputs import Options, parse_options, picture_from_bytes, picture_from_json
 from digitrec.web.metrics import Metrics
 from digitrec.web.middleware import LimitAndMeasure
@@ -67,9 +71,20 @@ def load_predictors(settings: Settings) -> dict[str, Predictor]:
     return {name: Predictor(name, threads=settings.threads) for name in settings.models}
 
 
-def create_app(settings: Settings | None = None, predictors: Mapping[str, Predictor] | None = None) -> FastAPI:
+def create_app(
+    settings: Settings | None = None,
+    predictors: Mapping[str, Predictor] | None = None,
+    store: Store | None = None,
+) -> FastAPI:
     settings = settings or Settings.from_env()
     models = dict(predictors) if predictors is not None else load_predictors(settings)
+    store_problem = ""
+    if store is None:
+        try:
+            store = open_store(settings.database_url or None)
+        except DigitrecError as exc:
+            # Reading digits must not depend on the database: feedback answers 503 instead.
+            store_problem = str(exc)
     if not models:
         raise ModelError("no model to serve: train one with `digitrec train` or reinstall the package")
     default = settings.default_model if settings.default_model in models else next(iter(models))
@@ -78,7 +93,7 @@ def create_app(settings: Settings | None = None, predictors: Mapping[str, Predic
     app = FastAPI(
         title="digitrec", version=__version__, description="Handwritten digit recognition: draw a digit, read it right."
     )
-    app.state.settings, app.state.models, app.state.metrics = settings, models, metrics
+    app.state.settings, app.state.models, app.state.metrics, app.state.store = settings, models, metrics, store
     app.add_middleware(LimitAndMeasure, max_body_bytes=settings.max_body_bytes, metrics=metrics)
 
     def problem(request: Request, exc: Exception) -> JSONResponse:
@@ -253,6 +268,54 @@ def create_app(settings: Settings | None = None, predictors: Mapping[str, Predic
             "elapsed_ms": round((time.perf_counter() - started) * 1000, 3),
         }
         return Response(json.dumps(body), media_type="application/json")
+
+    @app.post(
+        "/api/feedback",
+        status_code=201,
+        response_model=schemas.FeedbackOut,
+        responses={**ERRORS, 503: {"model": schemas.ErrorOut, "description": "the database cannot be reached"}},  # type: ignore[dict-item]
+        openapi_extra=request_body(schemas.FeedbackRequest, {"label": "integer", "predicted": "integer"}),
+        summary="Store a correction: the drawing and the digit it really is",
+    )
+    async def feedback(request: Request) -> Response:
+        pictures, options = await read_pictures(request, batch=False)
+        if options.label is None:
+            raise HTTPProblem(422, "`label` is required: the digit (0-9) the drawing really is")
+        predictor = predictor_for(options.model)
+        model_input = preprocess_all(pictures)[0]
+        if store is None:
+            raise HTTPProblem(503, f"corrections cannot be stored right now: {store_problem}")
+        row = await run_in_threadpool(
+            store.add,
+            label=options.label,
+            predicted=options.predicted,
+            model=predictor.name,
+            model_version=predictor.version,
+            model_input=model_input,
+            image_png=to_png(pictures[0]),
+        )
+        metrics.feedback.labels(str(options.label)).inc()
+        body = {
+            "id": row.id,
+            "label": row.label,
+            "predicted": row.predicted,
+            "model": row.model,
+            "model_version": row.model_version,
+            "created_at": row.created_at.isoformat(),
+        }
+        return JSONResponse(body, status_code=201)
+
+    @app.get("/feedback", response_class=HTMLResponse, include_in_schema=False)
+    async def feedback_page(request: Request, token: str = "") -> Response:
+        if not settings.admin_token:
+            raise HTTPProblem(404, "the corrections page is off: set DIGITREC_ADMIN_TOKEN to turn it on")
+        given = token or request.headers.get("authorization", "").removeprefix("Bearer ").strip()
+        if not secrets.compare_digest(given, settings.admin_token):
+            raise HTTPProblem(401, "the corrections page needs the admin token (?token=... or a Bearer header)")
+        if store is None:
+            raise HTTPProblem(503, f"corrections cannot be read right now: {store_problem}")
+        rows = await run_in_threadpool(store.recent, 200)
+        return HTMLResponse(render_corrections(rows, await run_in_threadpool(store.count)))
 
     @app.post(
         "/predict",

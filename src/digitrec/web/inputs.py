@@ -26,6 +26,8 @@ class Options:
     top_k: int = 3
     include_input: bool = False
     explain: bool = False
+    label: int | None = None  # /api/feedback: the digit it really is
+    predicted: int | None = None  # /api/feedback: what the model said
 
 
 def parse_options(source: dict[str, Any]) -> Options:
@@ -37,12 +39,26 @@ def parse_options(source: dict[str, Any]) -> Options:
     model = source.get("model")
     if model is not None and not isinstance(model, str):
         raise InputError('`model` must be a model name such as "cnn"')
+    label, predicted = _digit_or_none(source, "label"), _digit_or_none(source, "predicted")
     return Options(
         model=model or None,
         top_k=top_k,
         include_input=_flag(source.get("include_input")),
         explain=_flag(source.get("explain")),
+        label=label,
+        predicted=predicted,
     )
+
+
+def _digit_or_none(source: dict[str, Any], key: str) -> int | None:
+    value = source.get(key)
+    if value is None or value == "":
+        return None
+    if isinstance(value, str) and value.strip().isdigit():
+        value = int(value)
+    if isinstance(value, bool) or not isinstance(value, int) or not 0 <= value <= 9:
+        raise InputError(f"`{key}` must be a digit from 0 to 9")
+    return value
 
 
 def _flag(value: Any) -> bool:

@@ -16,6 +16,7 @@ class Metrics:
             registry=self.registry,
             buckets=(0.0005, 0.001, 0.002, 0.005, 0.01, 0.02, 0.05, 0.1, 0.25, 0.5, 1.0, 2.5),
         )
+        self.feedback = Counter("digitrec_feedback_total", "Corrections stored", ["label"], registry=self.registry)
         self.predictions = Counter(
             "digitrec_predictions_total", "Digits predicted", ["model", "digit"], registry=self.registry
         )

@@ -17,7 +17,16 @@ ASGIApp = Callable[[Scope, Receive, Send], Awaitable[None]]
 
 
 MEASURED_ROUTES = frozenset(
-    {"/api/predict", "/api/predict/batch", "/api/read", "/predict", "/api/models", "/healthz", "/metrics"}
+    {
+        "/api/predict",
+        "/api/predict/batch",
+        "/api/read",
+        "/api/feedback",
+        "/predict",
+        "/api/models",
+        "/healthz",
+        "/metrics",
+    }
 )
 
 

@@ -30,6 +30,20 @@ class BatchRequest(PredictOptions):
     items: list[PredictRequest] = Field(..., description="drawings, each in any single-image form")
 
 
+class FeedbackRequest(PredictRequest):
+    label: int = Field(..., ge=0, le=9, description="the digit the drawing really is")
+    predicted: int | None = Field(None, ge=0, le=9, description="what the model read, if it read something")
+
+
+class FeedbackOut(BaseModel):
+    id: int
+    label: int
+    predicted: int | None
+    model: str
+    model_version: str
+    created_at: str
+
+
 class Candidate(BaseModel):
     digit: int
     probability: float

@@ -24,6 +24,10 @@ class Settings:
     max_batch: int = 256
     max_pixels: int = 4096 * 4096
     threads: int = 1  # ONNX Runtime threads per request
+    # Where corrections are stored (see digitrec.feedback); empty: a SQLite file in the user data folder.
+    database_url: str = ""
+    # The /feedback page is on only when a token is set; requests must carry it.
+    admin_token: str = ""
 
     @classmethod
     def from_env(cls, **overrides: object) -> Settings:

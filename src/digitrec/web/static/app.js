@@ -18,6 +18,8 @@ const runnerUpOut = document.getElementById("runner-up");
 const numberResult = document.getElementById("number-result");
 const numberOut = document.getElementById("number");
 const numberDigits = document.getElementById("number-digits");
+const correctBox = document.getElementById("correct");
+const thanks = document.getElementById("thanks");
 
 const THROTTLE_MS = 120; // live updates while drawing, at most this often
 let strokes = [];        // each stroke: {width, points: [[x, y], ...]} in CSS pixels
@@ -40,6 +42,44 @@ for (let d = 0; d < 10; d++) {
   li.setAttribute("aria-label", `digit ${d}: 0 percent`);
   barsList.appendChild(li);
   bars.push({ li, fill: li.querySelector(".fill"), pct: li.querySelector(".pct") });
+}
+
+// "Wrong? It was a ...": one button per digit (and the digit keys), shown after a prediction.
+for (let d = 0; d < 10; d++) {
+  const button = document.createElement("button");
+  button.type = "button";
+  button.textContent = String(d);
+  button.setAttribute("data-testid", `correct-${d}`);
+  button.setAttribute("aria-label", `It was a ${d}`);
+  button.addEventListener("click", () => sendCorrection(d));
+  document.getElementById("correct-digits").appendChild(button);
+}
+
+async function sendCorrection(label) {
+  if (!lastAnswer || !strokes.length) return;
+  const rect = pad.getBoundingClientRect();
+  const width = strokes.reduce((sum, s) => sum + s.width, 0) / strokes.length;
+  const body = {
+    strokes: strokes.map((s) => s.points), width: Math.round(rect.width), height: Math.round(rect.height),
+    line_width: width, label, predicted: lastAnswer.digit, model: lastAnswer.model,
+  };
+  thanks.classList.remove("failed");
+  thanks.textContent = "Saving…";
+  try {
+    const response = await fetch("/api/feedback", {
+      method: "POST", headers: { "Content-Type": "application/json" }, body: JSON.stringify(body),
+    });
+    const answer = await response.json().catch(() => ({}));
+    if (response.status === 201) {
+      thanks.textContent = `Thank you! Stored as a ${label} (#${answer.id}); it will help the next model.`;
+    } else {
+      thanks.classList.add("failed");
+      thanks.textContent = answer.detail || `Could not store it (the server answered ${response.status}).`;
+    }
+  } catch (err) {
+    thanks.classList.add("failed");
+    thanks.textContent = "Could not reach the server to store the correction.";
+  }
 }
 
 // Sharp on high-DPI screens: the backing store follows devicePixelRatio, drawing stays in CSS px.
@@ -175,6 +215,8 @@ function show(answer) {
     bars[d].li.setAttribute("aria-label", `digit ${d}: ${pct}`);
   });
   lastAnswer = answer;
+  correctBox.hidden = false;
+  thanks.textContent = "";
   if (answer.input) drawSeen(answer.input, answer.explanation ? answer.explanation.heatmap : null);
   if (answer.explanation) {
     const second = answer.explanation.runner_up;
@@ -238,6 +280,8 @@ function resetResult() {
   }
   seen.clearRect(0, 0, 28, 28);
   runnerUpOut.hidden = true;
+  correctBox.hidden = true;
+  thanks.textContent = "";
   numberOut.textContent = "–";
   numberDigits.innerHTML = "";
   const rect = pad.getBoundingClientRect();
@@ -295,6 +339,9 @@ document.addEventListener("keydown", (event) => {
   } else if ((event.ctrlKey || event.metaKey) && event.key.toLowerCase() === "z") {
     event.preventDefault();
     undo();
+  } else if (/^[0-9]$/.test(event.key) && !correctBox.hidden && mode === "digit" && !event.ctrlKey && !event.metaKey
+             && !(event.target instanceof HTMLInputElement || event.target instanceof HTMLSelectElement)) {
+    sendCorrection(Number(event.key));
   }
 });
 modelSelect.addEventListener("change", () => schedulePrediction(true));
