@@ -93,15 +93,17 @@ def free_port() -> int:
         return int(sock.getsockname()[1])
 
 
-@pytest.fixture(scope="session")
-def server() -> Iterator[str]:
-    """`digitrec serve` as a real subprocess on a free port; its output is shown if it fails to start."""
+def start_server(*args: str, log: Path | None = None) -> tuple[str, subprocess.Popen[bytes]]:
+    """`digitrec serve ARGS` as a real subprocess on a free port, returned once /healthz answers;
+    its output is shown if it fails to start."""
     port = free_port()
-    log = ARTIFACTS / "server.log"
+    log = log or ARTIFACTS / f"server-{port}.log"
     ARTIFACTS.mkdir(exist_ok=True)
     with log.open("w") as out:
         process = subprocess.Popen(
-            [sys.executable, "-m", "digitrec", "serve", "--port", str(port)], stdout=out, stderr=subprocess.STDOUT
+            [sys.executable, "-m", "digitrec", "serve", "--port", str(port), *args],
+            stdout=out,
+            stderr=subprocess.STDOUT,
         )
     url = f"http://127.0.0.1:{port}"
     deadline = time.monotonic() + 60
@@ -110,13 +112,18 @@ def server() -> Iterator[str]:
             pytest.fail(f"the server exited with {process.returncode}:\n{log.read_text()}")
         try:
             if httpx.get(f"{url}/healthz", timeout=1).status_code == 200:
-                break
+                return url, process
         except httpx.HTTPError:
             pass
         if time.monotonic() > deadline:
             process.kill()
             pytest.fail(f"the server did not answer within 60 s:\n{log.read_text()}")
         time.sleep(0.2)
+
+
+@pytest.fixture(scope="session")
+def server() -> Iterator[str]:
+    url, process = start_server(log=ARTIFACTS / "server.log")
     yield url
     process.terminate()
     try:

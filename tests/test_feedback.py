@@ -16,7 +16,7 @@ import numpy as np
 import pytest
 from fastapi.testclient import TestClient
 
-from conftest import free_port, on_white_canvas, png_bytes
+from conftest import free_port, on_white_canvas, png_bytes, start_server
 from digitrec.data import load_split, read_csv
 from digitrec.feedback import Store, open_store
 from digitrec.web.app import create_app
@@ -216,31 +216,8 @@ def test_killed_server_loses_no_acknowledged_row(database_url: str) -> None:
     import httpx
 
     open_store(database_url).close()  # migrate first, as `digitrec serve` does
-    port = free_port()
-    server = subprocess.Popen(
-        [
-            sys.executable,
-            "-m",
-            "digitrec",
-            "serve",
-            "--port",
-            str(port),
-            "--db",
-            database_url,
-            "--log-level",
-            "warning",
-        ],
-        stdout=subprocess.DEVNULL,
-        stderr=subprocess.DEVNULL,
-    )
-    url = f"http://127.0.0.1:{port}"
-    deadline = time.monotonic() + 60
-    while time.monotonic() < deadline:
-        try:
-            if httpx.get(f"{url}/healthz", timeout=1).status_code == 200:
-                break
-        except httpx.HTTPError:
-            time.sleep(0.2)
+    url, server = start_server("--db", database_url, "--log-level", "warning")
+    deadline = time.monotonic() + 120
     acknowledged: list[int] = []
     lock = threading.Lock()
     stop = threading.Event()
