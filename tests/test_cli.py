@@ -120,3 +120,32 @@ def test_fast_recipe_reaches_99_percent(tmp_path: Path, data_dir: Path) -> None:
     assert result.returncode == 0, result.stderr
     report = json.loads(digitrec("evaluate", "--model", str(out), "--data-dir", str(data_dir), "--json").stdout)
     assert report["accuracy"] >= 0.99
+
+
+def test_serving_never_imports_torch(tmp_path: Path) -> None:
+    """Serving needs numpy, Pillow and onnxruntime only: with torch made unimportable, the CLI
+    predicts and the app answers."""
+    image = tmp_path / "two.png"
+    image.write_bytes(png_bytes(255 - render_strokes(digit_strokes(2, 200), 200, 200, 16)))
+    script = f"""
+import sys
+sys.modules["torch"] = None  # any `import torch` now fails
+from digitrec.cli import main
+assert main(["predict", {str(image)!r}]) == 0
+from fastapi.testclient import TestClient
+from digitrec.web.app import create_app
+with TestClient(create_app()) as client:
+    answer = client.post("/api/predict", files={{"image": open({str(image)!r}, "rb")}})
+    assert answer.status_code == 200 and answer.json()["digit"] == 2, answer.text
+    assert client.post("/api/read", files={{"image": open({str(image)!r}, "rb")}}).json()["text"] == "2"
+assert "torch" not in [name for name, module in sys.modules.items() if module is not None]
+"""
+    result = subprocess.run([sys.executable, "-c", script], capture_output=True, text=True, timeout=120)
+    assert result.returncode == 0, result.stderr
+    assert result.stdout.startswith(f"{image}: 2")
+
+
+def test_unknown_architecture_is_a_one_line_error(data_dir: Path) -> None:
+    result = digitrec("train", "--model", "resnet", "--dry-run", "--data-dir", str(data_dir))
+    assert result.returncode == 1
+    assert "unknown model 'resnet'" in result.stderr and "Traceback" not in result.stderr
