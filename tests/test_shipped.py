@@ -38,3 +38,18 @@ def test_preprocessing_road_keeps_cnn_accuracy(mnist_test: tuple[np.ndarray, np.
     direct = evaluate(Predictor("cnn", threads=2), images, labels)
     through = evaluate(Predictor("cnn", threads=2), images, labels, through_preprocess=True)
     assert through.accuracy >= direct.accuracy - 0.002
+
+
+def test_served_int8_graph_reads_like_the_float_graph(mnist_test: tuple[np.ndarray, np.ndarray]) -> None:
+    """The cnn serves a quantized graph (faster); it must give the float graph's answers."""
+    import onnxruntime as ort
+
+    from digitrec.preprocess import mnist_to_input
+
+    folder = resolve_model("cnn")
+    assert read_metadata(folder)["serving_graph"] == "model.int8.onnx"
+    inputs = mnist_to_input(mnist_test[0])
+    float_graph = ort.InferenceSession(str(folder / "model.onnx"), providers=["CPUExecutionProvider"])
+    expected = float_graph.run(None, {"input": inputs})[0].argmax(1)
+    served = Predictor("cnn", threads=2).predict_proba(inputs).argmax(1)
+    assert (served == expected).mean() >= 0.998

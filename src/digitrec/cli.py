@@ -131,15 +131,32 @@ def cmd_predict(args: argparse.Namespace) -> int:
 
 
 def cmd_export(args: argparse.Namespace) -> int:
+    import numpy as np
+
+    from digitrec.checkpoint import read_metadata, write_metadata
+
     try:
         from digitrec.export import export_onnx
         from digitrec.train import load_torch_model
     except ImportError as exc:
         raise DigitrecError(f"export needs PyTorch ({exc.name} is missing): pip install 'digitrec[train]'") from exc
     folder = _model_folder(args.model)
-    model, metadata = load_torch_model(folder)
     out = Path(args.out)
-    export_onnx(model, out, metadata)
+    if args.quantize:
+        from digitrec.data import load_split, resolve_data_dir
+        from digitrec.export import quantize
+        from digitrec.preprocess import mnist_to_input
+
+        images, _ = load_split(resolve_data_dir(args.data_dir), "train")
+        picked = np.random.default_rng(0).choice(len(images), 512, replace=False)
+        quantize(folder / "model.onnx", out, mnist_to_input(images[picked]))
+        if args.serve:
+            metadata = read_metadata(folder)
+            metadata["serving_graph"] = out.name
+            write_metadata(folder, metadata)
+    else:
+        model, metadata = load_torch_model(folder)
+        export_onnx(model, out, metadata)
     print(f"wrote {out}")
     return 0
 
@@ -364,6 +381,17 @@ def build_parser() -> argparse.ArgumentParser:
     export = commands.add_parser("export", help="write a trained model as ONNX", formatter_class=_formatter)
     export.add_argument("--model", default="cnn", help="shipped model name or checkpoint folder")
     export.add_argument("--out", default="model.onnx", help="ONNX file to write")
+    export.add_argument(
+        "--quantize",
+        action="store_true",
+        help="write a static int8 graph of the model's model.onnx, calibrated on 512 MNIST images",
+    )
+    export.add_argument(
+        "--serve",
+        action="store_true",
+        help="with --quantize and --out inside the model folder: serve that graph from now on",
+    )
+    export.add_argument("--data-dir", help="MNIST folder for calibration (default: $DIGITREC_DATA_DIR)")
     export.set_defaults(handler=cmd_export)
 
     data = commands.add_parser("data", help="get or check the MNIST files", formatter_class=_formatter)

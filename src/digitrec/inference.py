@@ -30,7 +30,8 @@ class Predictor:
 
         self.folder = resolve_model(reference)
         self.metadata: dict[str, Any] = read_metadata(self.folder)
-        onnx_path = self.folder / ONNX_FILE
+        # A checkpoint may serve a faster graph than the float export (an int8 one, see export.py).
+        onnx_path = self.folder / self.metadata.get("serving_graph", ONNX_FILE)
         model_bytes = onnx_path.read_bytes()
         # The name clients use to ask for it: the shipped name or the path it was loaded from.
         self.name: str = str(reference) if reference else DEFAULT_MODEL
