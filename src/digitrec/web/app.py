@@ -133,6 +133,12 @@ def create_app(
             "top": [{"digit": int(d), "probability": round(float(probabilities[d]), 6)} for d in order],
         }
 
+    def answer(body: dict[str, Any], predictor: Predictor, started: float) -> Response:
+        """The common tail of every reading: which model answered, and how long it took."""
+        body.update(model=predictor.name, model_version=predictor.version)
+        body["elapsed_ms"] = round((time.perf_counter() - started) * 1000, 3)
+        return Response(json.dumps(body), media_type="application/json")
+
     async def read_json(request: Request) -> Any:
         body = await request.body()
         if not body:
@@ -206,7 +212,6 @@ def create_app(
         inputs = preprocess_all(pictures)
         probabilities = predictor.predict_inputs(inputs)[0]
         body = prediction_body(predictor, probabilities, options)
-        body.update(model=predictor.name, model_version=predictor.version)
         if options.include_input:
             body["input"] = np.round(inputs[0], 4).tolist()
         if options.explain:
@@ -216,8 +221,7 @@ def create_app(
                 "runner_up": {"digit": runner_up, "probability": round(float(probabilities[runner_up]), 6)},
                 "method": "occlusion sensitivity: 6x6 patches blanked, drop in the answer's probability",
             }
-        body["elapsed_ms"] = round((time.perf_counter() - started) * 1000, 3)
-        return Response(json.dumps(body), media_type="application/json")
+        return answer(body, predictor, started)
 
     @app.post(
         "/api/predict/batch",
@@ -231,13 +235,9 @@ def create_app(
         pictures, options = await read_pictures(request, batch=True)
         predictor = predictor_for(options.model)
         probabilities = predictor.predict_inputs(preprocess_all(pictures))
-        body = {
-            "predictions": [prediction_body(predictor, p, options) for p in probabilities],
-            "model": predictor.name,
-            "model_version": predictor.version,
-            "elapsed_ms": round((time.perf_counter() - started) * 1000, 3),
-        }
-        return Response(json.dumps(body), media_type="application/json")
+        return answer(
+            {"predictions": [prediction_body(predictor, p, options) for p in probabilities]}, predictor, started
+        )
 
     @app.post(
         "/api/read",
@@ -260,14 +260,7 @@ def create_app(
             item = prediction_body(predictor, p, options)
             item["box"] = list(found.box)
             digits.append(item)
-        body = {
-            "text": "".join(str(d["digit"]) for d in digits),
-            "digits": digits,
-            "model": predictor.name,
-            "model_version": predictor.version,
-            "elapsed_ms": round((time.perf_counter() - started) * 1000, 3),
-        }
-        return Response(json.dumps(body), media_type="application/json")
+        return answer({"text": "".join(str(d["digit"]) for d in digits), "digits": digits}, predictor, started)
 
     @app.post(
         "/api/feedback",
