@@ -225,7 +225,8 @@ def cmd_serve(args: argparse.Namespace) -> int:
         default_model=(args.model or [None])[0],
     )
     print(f"digitrec: serving {', '.join(settings.models)} on http://{settings.host}:{settings.port}/", file=sys.stderr)
-    # Migrate once here, not in every worker process (they would race on the first start).
+    # Migrate here, before any worker process starts: the workers' own check then finds the schema
+    # at its newest revision (a no-op) instead of racing each other to create it on a first start.
     settings.database_url = resolve_database_url(settings.database_url or None)
     try:
         migrate(settings.database_url)
