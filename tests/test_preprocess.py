@@ -152,7 +152,8 @@ def test_data_url_and_bare_base64_are_both_read() -> None:
     import base64
 
     encoded = base64.b64encode(png_bytes(np.full((20, 20), 200, np.uint8))).decode()
-    assert decode_base64_image(encoded).size == decode_base64_image("data:image/png;base64," + encoded).size == (20, 20)
+    bare, data_url = decode_base64_image(encoded), decode_base64_image("data:image/png;base64," + encoded)
+    assert np.asarray(bare).shape == np.asarray(data_url).shape == (20, 20)
 
 
 def test_seed_rgba_bytes_must_make_a_square() -> None:

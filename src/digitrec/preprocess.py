@@ -14,7 +14,6 @@ import base64
 import binascii
 import functools
 import io
-import struct
 from collections.abc import Sequence
 from typing import Any
 
@@ -22,6 +21,7 @@ import numpy as np
 from PIL import Image, ImageDraw, ImageFilter, ImageOps, UnidentifiedImageError
 
 from digitrec.errors import EmptyDrawingError, InputError, TooLargeError
+from digitrec.fastpng import decode_plain_png
 
 SIZE = 28
 BOX = 20
@@ -55,11 +55,15 @@ PREPROCESSING: dict[str, Any] = {
 }
 
 
-def decode_image(data: bytes, max_pixels: int = MAX_PIXELS) -> Image.Image:
-    """Decode PNG/JPEG/WebP/BMP/GIF bytes; refuse what is not an image or is too large to open."""
+def decode_image(data: bytes, max_pixels: int = MAX_PIXELS) -> Image.Image | np.ndarray:
+    """Decode PNG/JPEG/WebP/BMP/GIF bytes; refuse what is not an image or is too large to open.
+
+    Plain PNGs (what canvases export) come back as uint8 arrays from the fast decoder; the rest
+    as Pillow images. `preprocess` and `ink_map` take either.
+    """
     if not data:
         raise InputError("the image is empty: send the bytes of a PNG, JPEG, WebP, BMP or GIF file")
-    fast = _decode_plain_png(data, max_pixels)
+    fast = decode_plain_png(data, max_pixels)
     if fast is not None:
         return fast
     try:
@@ -80,37 +84,7 @@ def decode_image(data: bytes, max_pixels: int = MAX_PIXELS) -> Image.Image:
     return ImageOps.exif_transpose(image) or image
 
 
-_PNG_SIGNATURE = b"\x89PNG\r\n\x1a\n"
-_PNG_MODES = {1: "L", 2: "LA", 3: "RGB", 4: "RGBA"}
-
-
-def _decode_plain_png(data: bytes, max_pixels: int) -> Image.Image | None:
-    """libspng (pyspng) decodes a canvas PNG in half Pillow's time, and decoding is the largest
-    cost of a request. Used only for what it decodes exactly: 8-bit, non-interlaced, no palette
-    and no tRNS chunk; everything else returns None and goes to Pillow."""
-    if len(data) < 33 or not data.startswith(_PNG_SIGNATURE) or data[12:16] != b"IHDR":
-        return None
-    width, height = struct.unpack(">II", data[16:24])
-    if width * height > max_pixels:
-        raise TooLargeError(f"the image is {width}x{height} pixels; at most {max_pixels:,} pixels are accepted")
-    depth, colour, interlace = data[24], data[25], data[28]
-    if depth != 8 or colour not in (0, 2, 4, 6) or interlace or b"tRNS" in data:
-        return None
-    try:
-        import pyspng
-    except ImportError:
-        return None
-    try:
-        pixels = pyspng.load(data)
-    except Exception as exc:  # libspng reports every decoding failure as a plain RuntimeError
-        raise InputError(f"the image is truncated or damaged ({exc}); send the whole file") from exc
-    if pixels.ndim == 3 and pixels.shape[2] == 1:
-        pixels = pixels[..., 0]
-    channels = 1 if pixels.ndim == 2 else pixels.shape[2]
-    return Image.fromarray(pixels, mode=_PNG_MODES[channels])
-
-
-def decode_base64_image(text: str, max_pixels: int = MAX_PIXELS) -> Image.Image:
+def decode_base64_image(text: str, max_pixels: int = MAX_PIXELS) -> Image.Image | np.ndarray:
     """Decode a data URL (data:image/png;base64,...) or bare base64 text into an image."""
     payload = text.split(",", 1)[1] if text.startswith("data:") else text
     try:
@@ -127,24 +101,40 @@ def ink_image(image: Image.Image | np.ndarray) -> Image.Image:
     A transparent background (a canvas exported as PNG, the seed's RGBA bytes) makes opacity the
     ink, whatever its colour. Otherwise the background is the border's median grey: dark digits on
     light paper and light digits on a dark canvas both come out as light-on-dark, like MNIST.
-    Full-size work stays in Pillow's C code (a band, a 256-entry lookup table) because it runs
-    on every pixel of every request.
+    Full-size work stays in C (numpy reductions, Pillow's conversion and 256-entry lookup table)
+    because it runs on every pixel of every request.
     """
-    picture = _as_picture(image)
-    if picture.mode == "P" and "transparency" in picture.info:
-        picture = picture.convert("RGBA")
-    if picture.mode in ("RGBA", "LA", "PA", "RGBa", "La"):
-        alpha = picture.getchannel("A")
-        if int(alpha.getextrema()[0]) < 252:  # type: ignore[arg-type]
-            return alpha.point(_ink_table(0, 255))
-    gray = picture.convert("L")
-    pixels = np.asarray(gray)
-    border = np.concatenate([pixels[0], pixels[-1], pixels[:, 0], pixels[:, -1]])
-    background = int(np.median(border))
-    darkest, brightest = (int(v) for v in gray.getextrema())  # type: ignore[arg-type,union-attr]
+    if isinstance(image, np.ndarray):
+        pixels = _as_pixels(image)
+        if pixels.ndim == 3 and pixels.shape[2] in (2, 4):
+            alpha = pixels[..., -1]
+            if int(alpha.min()) < 252:
+                return Image.fromarray(np.ascontiguousarray(alpha)).point(_ink_table(0, 255))
+        picture = Image.fromarray(pixels)
+    else:
+        picture = _as_picture(image)
+        if picture.mode == "P" and "transparency" in picture.info:
+            picture = picture.convert("RGBA")
+        if picture.mode in ("RGBA", "LA", "PA", "RGBa", "La"):
+            alpha_band = picture.getchannel("A")
+            if int(alpha_band.getextrema()[0]) < 252:  # type: ignore[arg-type]
+                return alpha_band.point(_ink_table(0, 255))
+    gray = picture if picture.mode == "L" else picture.convert("L")
+    levels = np.asarray(gray)
+    border = np.concatenate([levels[0], levels[-1], levels[:, 0], levels[:, -1]])
+    background = _median_level(border)
+    darkest, brightest = int(levels.min()), int(levels.max())
     if background >= 128:
         return gray.point(_ink_table(background, darkest))
     return gray.point(_ink_table(background, brightest))
+
+
+def _median_level(levels: np.ndarray) -> int:
+    """np.median of 8-bit levels (the mean of the two middle ones for an even count), by counting."""
+    counts = np.cumsum(np.bincount(levels, minlength=256))
+    low = int(np.searchsorted(counts, (levels.size - 1) // 2, side="right"))
+    high = int(np.searchsorted(counts, levels.size // 2, side="right"))
+    return int((low + high) / 2)
 
 
 @functools.lru_cache(maxsize=4096)
@@ -158,16 +148,20 @@ def _ink_table(background: int, full_ink: int) -> list[int]:
     return table
 
 
-def _as_picture(image: Image.Image | np.ndarray) -> Image.Image:
-    if isinstance(image, Image.Image):
-        if image.mode in ("I", "I;16", "I;16B", "I;16L", "F"):
-            array = np.asarray(image.convert("F"), dtype=np.float32)
-            return Image.fromarray((array * (255.0 / max(float(array.max()), 1.0))).astype(np.uint8))
+def _as_picture(image: Image.Image) -> Image.Image:
+    if image.mode in ("I", "I;16", "I;16B", "I;16L", "F"):
+        array = np.asarray(image.convert("F"), dtype=np.float32)
+        return Image.fromarray((array * (255.0 / max(float(array.max()), 1.0))).astype(np.uint8))
+    return image
+
+
+def _as_pixels(image: np.ndarray) -> np.ndarray:
+    """(H, W) grey, (H, W, 2) grey + alpha or (H, W, 3|4) colour, as uint8 (no copy if it is)."""
+    if not (image.ndim == 2 or (image.ndim == 3 and image.shape[2] in (2, 3, 4))):
+        raise InputError(f"pixels must be (H, W) grayscale or (H, W, 3|4) colour, got shape {list(image.shape)}")
+    if image.dtype == np.uint8:
         return image
-    array = np.asarray(image)
-    if array.ndim == 2 or (array.ndim == 3 and array.shape[2] in (3, 4)):
-        return Image.fromarray(np.clip(array, 0, 255).astype(np.uint8))
-    raise InputError(f"pixels must be (H, W) grayscale or (H, W, 3|4) colour, got shape {list(array.shape)}")
+    return np.clip(image, 0, 255).astype(np.uint8)
 
 
 def ink_map(image: Image.Image | np.ndarray) -> np.ndarray:
@@ -185,17 +179,15 @@ def crop_to_ink(ink: np.ndarray) -> np.ndarray:
 def stroke_width(ink: np.ndarray) -> float:
     """Mean stroke width in pixels: for a stroke of width w and length L, area ~ wL and its
     boundary has ~2L pixels, so w ~ 2 * area / boundary."""
-    # Padded, so that ink touching the edge of a tight crop has a boundary there too.
-    mask = np.pad(ink > 0.5, 1)
-    area = int(mask.sum())
+    mask = ink > 0.5
+    area = int(np.count_nonzero(mask))
     if area == 0:
         return 0.0
-    inner = mask.copy()
-    inner[1:] &= mask[:-1]
-    inner[:-1] &= mask[1:]
-    inner[:, 1:] &= mask[:, :-1]
-    inner[:, :-1] &= mask[:, 1:]
-    boundary = int((mask & ~inner).sum())
+    # Padded, so that ink touching the edge of a tight crop has a boundary there too.
+    padded = np.zeros((mask.shape[0] + 2, mask.shape[1] + 2), dtype=bool)
+    padded[1:-1, 1:-1] = mask
+    inner = mask & padded[:-2, 1:-1] & padded[2:, 1:-1] & padded[1:-1, :-2] & padded[1:-1, 2:]
+    boundary = area - int(np.count_nonzero(inner))
     return 2.0 * area / max(boundary, 1)
 
 
@@ -254,9 +246,9 @@ def fit_box(ink: np.ndarray) -> np.ndarray:
 def center_by_mass(digit: np.ndarray) -> np.ndarray:
     """Paste into 28x28 so that the centre of mass lands on (14, 14), as in MNIST."""
     height, width = digit.shape
-    total = float(digit.sum())
-    rows, cols = np.indices(digit.shape)
-    cy, cx = float((rows * digit).sum()) / total, float((cols * digit).sum()) / total
+    total = float(digit.sum(dtype=np.float64))
+    cy = float(digit.sum(axis=1, dtype=np.float64) @ np.arange(height)) / total
+    cx = float(digit.sum(axis=0, dtype=np.float64) @ np.arange(width)) / total
     top = int(np.clip(round(CENTER - cy), 0, SIZE - height))
     left = int(np.clip(round(CENTER - cx), 0, SIZE - width))
     canvas = np.zeros((SIZE, SIZE), dtype=np.float32)

@@ -85,7 +85,7 @@ def picture_from_json(item: Any, max_pixels: int) -> Image.Image | np.ndarray:
     return parse_strokes(item, max_pixels)
 
 
-def picture_from_bytes(data: bytes, max_pixels: int) -> Image.Image:
+def picture_from_bytes(data: bytes, max_pixels: int) -> Image.Image | np.ndarray:
     return decode_image(data, max_pixels)
 
 
