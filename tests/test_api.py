@@ -108,6 +108,10 @@ def test_batch_limit_is_enforced(predictors: dict) -> None:
         response = small.post("/api/predict/batch", json={"items": items})
         assert response.status_code == 413
         assert "at most 4" in response.json()["detail"]
+        files = [("image", (f"{i}.png", png_bytes(np.full((8, 8), 200, np.uint8)), "image/png")) for i in range(5)]
+        response = small.post("/api/predict/batch", files=files)
+        assert response.status_code == 413
+        assert "at most 4" in response.json()["detail"]
 
 
 @pytest.mark.parametrize("as_object", [False, True])
@@ -212,6 +216,44 @@ def test_form_without_image_field(client: TestClient) -> None:
     response = client.post("/api/predict", files={"picture": ("x.png", b"abc")})
     assert response.status_code == 422
     assert "`image`" in response.json()["detail"]
+
+
+@pytest.mark.parametrize(
+    ("content_type", "body", "message"),
+    [
+        ("multipart/form-data", b"--x\r\n", "boundary"),
+        (
+            "multipart/form-data; boundary=x",
+            b'--x\r\nContent-Disposition: form-data; name="image"; filename="a.png"\r\n\r\n\x89PNG',
+            "closing boundary",
+        ),
+        ("multipart/form-data; boundary=x", b"--x\r\nContent-Type: image/png\r\n\r\nabc\r\n--x--\r\n", "name="),
+        ("multipart/form-data; boundary=x", b"garbage without any boundary", "malformed|closing boundary"),
+    ],
+    ids=["no boundary", "truncated", "no disposition", "garbage"],
+)
+def test_malformed_multipart_gets_422(client: TestClient, content_type: str, body: bytes, message: str) -> None:
+    response = client.post("/api/predict", content=body, headers={"content-type": content_type})
+    assert response.status_code == 422, response.text
+    assert re.search(message, response.json()["detail"])
+
+
+def test_form_fields_before_the_image_are_read(client: TestClient, seven: np.ndarray) -> None:
+    boundary = "b0undary"
+    body = (
+        (
+            f'--{boundary}\r\nContent-Disposition: form-data; name="top_k"\r\n\r\n2\r\n'
+            f'--{boundary}\r\nContent-Disposition: form-data; name="image"; filename="7.png"\r\n'
+            "Content-Type: image/png\r\n\r\n"
+        ).encode()
+        + png_bytes(seven)
+        + f"\r\n--{boundary}--\r\n".encode()
+    )
+    response = client.post(
+        "/api/predict", content=body, headers={"content-type": f"multipart/form-data; boundary={boundary}"}
+    )
+    assert response.status_code == 200, response.text
+    assert response.json()["digit"] == 7 and len(response.json()["top"]) == 2
 
 
 def test_decompression_bomb_gets_413(client: TestClient) -> None:

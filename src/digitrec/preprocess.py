@@ -249,8 +249,8 @@ def center_by_mass(digit: np.ndarray) -> np.ndarray:
     total = float(digit.sum(dtype=np.float64))
     cy = float(digit.sum(axis=1, dtype=np.float64) @ np.arange(height)) / total
     cx = float(digit.sum(axis=0, dtype=np.float64) @ np.arange(width)) / total
-    top = int(np.clip(round(CENTER - cy), 0, SIZE - height))
-    left = int(np.clip(round(CENTER - cx), 0, SIZE - width))
+    top = min(max(round(CENTER - cy), 0), SIZE - height)
+    left = min(max(round(CENTER - cx), 0), SIZE - width)
     canvas = np.zeros((SIZE, SIZE), dtype=np.float32)
     canvas[top : top + height, left : left + width] = digit
     return canvas
@@ -278,7 +278,9 @@ def preprocess(image: Image.Image | np.ndarray) -> np.ndarray:
 def preprocess_ink(ink: np.ndarray) -> np.ndarray:
     """An ink map (from `ink_map`, or one digit of a segmented number) -> the 28x28 model input."""
     ink = crop_to_ink(ink)
-    ink = crop_to_ink(normalize_stroke(ink))
+    normalized = normalize_stroke(ink)
+    if normalized is not ink:  # most drawings need no change, and then are still cropped
+        ink = crop_to_ink(normalized)
     return center_by_mass(fit_box(ink))
 
 

@@ -26,6 +26,7 @@ from digitrec.preprocess import ink_map, preprocess, preprocess_ink, rgba_bytes_
 from digitrec.segment import segment
 from digitrec.web import schemas
 from digitrec.web.admin import render_corrections, to_png
+from digitrec.web.forms import parse_form
 from digitrec.web.inputs import Options, parse_options, picture_from_bytes, picture_from_json
 from digitrec.web.metrics import Metrics
 from digitrec.web.middleware import LimitAndMeasure
@@ -151,16 +152,17 @@ def create_app(
     async def read_pictures(request: Request, batch: bool) -> tuple[list[Any], Options]:
         content_type = request.headers.get("content-type", "").split(";")[0].strip().lower()
         if content_type == "multipart/form-data":
-            form = await request.form(max_files=settings.max_batch, max_fields=20)
-            uploads = [value for key, value in form.multi_items() if key == "image" and hasattr(value, "read")]
-            if not uploads:
+            body = await request.body()
+            parts = parse_form(body, request.headers["content-type"], max_parts=settings.max_batch + 20)
+            images = [part.data for part in parts if part.name == "image" and part.filename is not None]
+            if not images:
                 raise HTTPProblem(422, "the form has no file field named `image`")
-            if not batch and len(uploads) > 1:
+            if not batch and len(images) > 1:
                 raise HTTPProblem(422, "send one `image` here, or several to /api/predict/batch")
-            options = parse_options({k: v for k, v in form.multi_items() if isinstance(v, str)})
-            decoded: list[Any] = [picture_from_bytes(await upload.read(), settings.max_pixels) for upload in uploads]
-            await form.close()
-            return decoded, options
+            if len(images) > settings.max_batch:
+                raise HTTPProblem(413, f"{len(images)} images; at most {settings.max_batch} per batch")
+            options = parse_options({part.name: part.text for part in parts if part.filename is None})
+            return [picture_from_bytes(bytes(data), settings.max_pixels) for data in images], options
         if content_type in ("application/json", ""):
             payload = await read_json(request)
             if not isinstance(payload, dict):
