@@ -101,7 +101,17 @@ def start_server(*args: str, log: Path | None = None) -> tuple[str, subprocess.P
     ARTIFACTS.mkdir(exist_ok=True)
     with log.open("w") as out:
         process = subprocess.Popen(
-            [sys.executable, "-m", "digitrec", "serve", "--port", str(port), *args],
+            # One worker unless asked: tests read per-process state such as /metrics.
+            [
+                sys.executable,
+                "-m",
+                "digitrec",
+                "serve",
+                "--port",
+                str(port),
+                *(() if "--workers" in args else ("--workers", "1")),
+                *args,
+            ],
             stdout=out,
             stderr=subprocess.STDOUT,
         )

@@ -224,7 +224,11 @@ def cmd_serve(args: argparse.Namespace) -> int:
         models=args.model or None,
         default_model=(args.model or [None])[0],
     )
-    print(f"digitrec: serving {', '.join(settings.models)} on http://{settings.host}:{settings.port}/", file=sys.stderr)
+    workers = f"{settings.workers} worker{'s' if settings.workers > 1 else ''}"
+    print(
+        f"digitrec: serving {', '.join(settings.models)} on http://{settings.host}:{settings.port}/ ({workers})",
+        file=sys.stderr,
+    )
     # Migrate here, before any worker process starts: the workers' own check then finds the schema
     # at its newest revision (a no-op) instead of racing each other to create it on a first start.
     settings.database_url = resolve_database_url(settings.database_url or None)
@@ -410,7 +414,9 @@ def build_parser() -> argparse.ArgumentParser:
     serve = commands.add_parser("serve", help="start the web app and HTTP API", formatter_class=_formatter)
     serve.add_argument("--host", default=None, help="address to listen on (default: $DIGITREC_HOST or 127.0.0.1)")
     serve.add_argument("--port", type=int, default=None, help="port (default: $DIGITREC_PORT or 8000)")
-    serve.add_argument("--workers", type=int, default=None, help="worker processes (default: $DIGITREC_WORKERS or 1)")
+    serve.add_argument(
+        "--workers", type=int, default=None, help="worker processes (default: $DIGITREC_WORKERS or one per CPU core)"
+    )
     serve.add_argument(
         "--model",
         action="append",

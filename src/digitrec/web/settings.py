@@ -12,11 +12,21 @@ def _models_default() -> list[str]:
     return shipped_models()
 
 
+def available_cores() -> int:
+    """The CPU cores this process may run on (a container's limit, not the host's count)."""
+    try:
+        return len(os.sched_getaffinity(0))
+    except AttributeError:  # not on Linux
+        return os.cpu_count() or 1
+
+
 @dataclass
 class Settings:
     host: str = "127.0.0.1"
     port: int = 8000
-    workers: int = 1
+    # Requests are CPU-bound (decode, preprocess, model on one thread each), so one worker
+    # process per core is the fastest; 2 cores give twice the requests/s of 1 (BENCHMARKS.md).
+    workers: int = field(default_factory=available_cores)
     default_model: str = DEFAULT_MODEL
     # Names of shipped models or checkpoint folders to serve; the first one is the default.
     models: list[str] = field(default_factory=_models_default)
