@@ -80,7 +80,9 @@ def main(seconds: int = 10) -> None:
     batch, batch_type = multipart([png] * 64)
     rgba = np.zeros((140, 140, 4), dtype=np.uint8)
     rgba[30:110, 62:78] = 255  # the seed's white pen on its transparent canvas: a "1"
-    seed_body = json.dumps(rgba.ravel().tolist()).encode()
+    # What the seed's page sends: JSON.stringify(imageData.data), an object keyed "0", "1", ...
+    keyed = {str(i): v for i, v in enumerate(rgba.ravel().tolist())}
+    seed_body = json.dumps(keyed, separators=(",", ":")).encode()
     lines = [
         f"Body: a {len(png):,}-byte 280x280 canvas PNG as multipart `image`; {seconds} s per row after "
         "a 3 s warm-up; load from wrk on the same machine (it shares the 2 cores).",
@@ -97,7 +99,9 @@ def main(seconds: int = 10) -> None:
             result = wrk(f"{url}/api/predict/batch", batch, batch_type, 4, seconds)
             lines.append(row("POST /api/predict/batch (64 PNGs)", workers, 4, result, unit=64))
             result = wrk(f"{url}/predict", seed_body, "application/json", 16, seconds)
-            lines.append(row(f"POST /predict (seed format, {len(seed_body) // 1024} KB JSON)", workers, 16, result))
+            lines.append(
+                row(f"POST /predict (the seed's request: {len(seed_body) // 1024} KB JSON)", workers, 16, result)
+            )
     record("Serving", lines)
 
 

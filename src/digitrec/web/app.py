@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-import json
+import functools
 import secrets
 import time
 from collections.abc import Mapping
@@ -10,6 +10,7 @@ from pathlib import Path
 from typing import Any
 
 import numpy as np
+import orjson
 from fastapi import FastAPI, Request
 from fastapi.exceptions import RequestValidationError
 from fastapi.responses import FileResponse, HTMLResponse, JSONResponse, PlainTextResponse, Response
@@ -27,7 +28,13 @@ from digitrec.segment import segment
 from digitrec.web import schemas
 from digitrec.web.admin import render_corrections, to_png
 from digitrec.web.forms import parse_form
-from digitrec.web.inputs import Options, parse_options, picture_from_bytes, picture_from_json
+from digitrec.web.inputs import (
+    Options,
+    compact_byte_values,
+    parse_options,
+    picture_from_bytes,
+    picture_from_json,
+)
 from digitrec.web.metrics import Metrics
 from digitrec.web.middleware import LimitAndMeasure
 from digitrec.web.settings import Settings
@@ -66,6 +73,23 @@ def request_body(json_schema: type[BaseModel], form_fields: dict[str, str], many
 class HTTPProblem(Exception):
     def __init__(self, status: int, detail: str) -> None:
         self.status, self.detail = status, detail
+
+
+@functools.lru_cache(maxsize=4)
+def index_keys(count: int) -> list[str]:
+    return [str(index) for index in range(count)]
+
+
+def seed_values(payload: dict[str, Any]) -> list[Any]:
+    """The seed page's JSON.stringify(imageData.data): an object keyed "0", "1", ... -> its values
+    in index order. Browsers write the keys in order, which is checked against a cached list of
+    them (2 ms) before sorting 78,400 keys as numbers (15 ms) is resorted to."""
+    if list(payload) == index_keys(len(payload)):
+        return list(payload.values())
+    try:
+        return [payload[key] for key in sorted(payload, key=int)]
+    except (ValueError, TypeError) as exc:
+        raise HTTPProblem(422, "expected the canvas's RGBA bytes as an array or an index-keyed object") from exc
 
 
 def load_predictors(settings: Settings) -> dict[str, Predictor]:
@@ -138,15 +162,14 @@ def create_app(
         """The common tail of every reading: which model answered, and how long it took."""
         body.update(model=predictor.name, model_version=predictor.version)
         body["elapsed_ms"] = round((time.perf_counter() - started) * 1000, 3)
-        return Response(json.dumps(body), media_type="application/json")
+        return Response(orjson.dumps(body), media_type="application/json")
 
-    async def read_json(request: Request) -> Any:
-        body = await request.body()
+    def parse_json(body: bytes) -> Any:
         if not body:
             raise HTTPProblem(422, "the request body is empty: send JSON or a multipart form with `image`")
         try:
-            return json.loads(body)
-        except (ValueError, UnicodeDecodeError) as exc:
+            return orjson.loads(body)
+        except orjson.JSONDecodeError as exc:
             raise HTTPProblem(422, f"malformed JSON ({exc})") from exc
 
     async def read_pictures(request: Request, batch: bool) -> tuple[list[Any], Options]:
@@ -164,7 +187,7 @@ def create_app(
             options = parse_options({part.name: part.text for part in parts if part.filename is None})
             return [picture_from_bytes(bytes(data), settings.max_pixels) for data in images], options
         if content_type in ("application/json", ""):
-            payload = await read_json(request)
+            payload = parse_json(await request.body())
             if not isinstance(payload, dict):
                 raise HTTPProblem(422, "the JSON body must be an object")
             options = parse_options(payload)
@@ -319,16 +342,16 @@ def create_app(
         summary="The seed project's request: JSON of a square canvas's RGBA bytes; answers the digit as text",
     )
     async def seed_predict(request: Request) -> Response:
-        payload = await read_json(request)
-        if isinstance(payload, dict):
-            try:
-                values = [payload[key] for key in sorted(payload, key=int)]
-            except (ValueError, TypeError) as exc:
-                raise HTTPProblem(422, "expected the canvas's RGBA bytes as an array or an index-keyed object") from exc
-        elif isinstance(payload, list):
-            values = payload
-        else:
-            raise HTTPProblem(422, "expected the canvas's RGBA bytes as an array or an index-keyed object")
+        body = await request.body()
+        values: Any = compact_byte_values(body)
+        if values is None:  # not the browser's compact form: parse it as any JSON
+            payload = parse_json(body)
+            if isinstance(payload, dict):
+                values = seed_values(payload)
+            elif isinstance(payload, list):
+                values = payload
+            else:
+                raise HTTPProblem(422, "expected the canvas's RGBA bytes as an array or an index-keyed object")
         try:
             picture = rgba_bytes_to_image(values)
         except (ValueError, TypeError) as exc:
