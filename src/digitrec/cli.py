@@ -213,6 +213,7 @@ def cmd_serve(args: argparse.Namespace) -> int:
     import uvicorn
 
     from digitrec.feedback import migrate, resolve_database_url
+    from digitrec.web import server
     from digitrec.web.app import create_app
     from digitrec.web.settings import Settings
 
@@ -247,10 +248,18 @@ def cmd_serve(args: argparse.Namespace) -> int:
             workers=settings.workers,
             log_level=args.log_level,
             access_log=False,
+            loop=server.LOOP,
+            http=server.HTTP,
         )
     else:
         uvicorn.run(
-            create_app(settings), host=settings.host, port=settings.port, log_level=args.log_level, access_log=False
+            create_app(settings),
+            host=settings.host,
+            port=settings.port,
+            log_level=args.log_level,
+            access_log=False,
+            loop=server.LOOP,
+            http=server.HTTP,
         )
     return 0
 
