@@ -74,7 +74,7 @@ def row(label: str, workers: int, connections: int, result: dict[str, float], un
     )
 
 
-def main(seconds: int = 10) -> None:
+def main(seconds: int = 10, warmup: int = 3) -> None:
     png = drawn_digit_png()
     single, single_type = multipart([png])
     batch, batch_type = multipart([png] * 64)
@@ -84,24 +84,29 @@ def main(seconds: int = 10) -> None:
     keyed = {str(i): v for i, v in enumerate(rgba.ravel().tolist())}
     seed_body = json.dumps(keyed, separators=(",", ":")).encode()
     lines = [
-        f"Body: a {len(png):,}-byte 280x280 canvas PNG as multipart `image`; {seconds} s per row after "
-        "a 3 s warm-up; load from wrk on the same machine (it shares the 2 cores).",
+        f"Body: a {len(png):,}-byte 280x280 canvas PNG as multipart `image`; {seconds} s per row, each "
+        f"after a {warmup} s warm-up at its concurrency; load from wrk on the same machine (it shares "
+        "the 2 cores).",
         "",
         "| endpoint | workers | concurrency | requests/s (images/s for batch) | p50 ms | p95 ms | p99 ms | errors |",
         "| --- | --- | --- | --- | --- | --- | --- | --- |",
     ]
+
+    def measure(url: str, body: bytes, content_type: str, connections: int) -> dict[str, float]:
+        # Each row after a warm-up at its own concurrency, on connections wrk opens afresh.
+        wrk(url, body, content_type, connections, warmup)
+        return wrk(url, body, content_type, connections, seconds)
+
     for workers in (1, 2):
         with running_server(workers) as (url, _):
-            wrk(f"{url}/api/predict", single, single_type, 16, 3)  # warm-up
             for connections in (1, 16, 64):
-                result = wrk(f"{url}/api/predict", single, single_type, connections, seconds)
+                result = measure(f"{url}/api/predict", single, single_type, connections)
                 lines.append(row("POST /api/predict", workers, connections, result))
-            result = wrk(f"{url}/api/predict/batch", batch, batch_type, 4, seconds)
+            result = measure(f"{url}/api/predict/batch", batch, batch_type, 4)
             lines.append(row("POST /api/predict/batch (64 PNGs)", workers, 4, result, unit=64))
-            result = wrk(f"{url}/predict", seed_body, "application/json", 16, seconds)
-            lines.append(
-                row(f"POST /predict (the seed's request: {len(seed_body) // 1024} KB JSON)", workers, 16, result)
-            )
+            result = measure(f"{url}/predict", seed_body, "application/json", 16)
+            seed_label = f"POST /predict (the seed's request: {len(seed_body) // 1024} KB JSON)"
+            lines.append(row(seed_label, workers, 16, result))
     record("Serving", lines)
 
 

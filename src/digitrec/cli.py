@@ -248,7 +248,7 @@ def cmd_serve(args: argparse.Namespace) -> int:
             workers=settings.workers,
             log_level=args.log_level,
             access_log=False,
-            loop=server.LOOP,
+            loop=server.loop_for(settings.workers),
             http=server.HTTP,
         )
     else:
@@ -258,7 +258,7 @@ def cmd_serve(args: argparse.Namespace) -> int:
             port=settings.port,
             log_level=args.log_level,
             access_log=False,
-            loop=server.LOOP,
+            loop=server.loop_for(1),
             http=server.HTTP,
         )
     return 0
