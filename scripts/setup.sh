@@ -23,10 +23,12 @@ fi
 
 if [ "$profile" = "dev" ]; then
   # Debian's packages for the tests: Chromium (Playwright cannot download its own browsers here)
-  # and a PostgreSQL server (the feedback tests start a throwaway cluster of their own).
+  # and a PostgreSQL server (the feedback tests start a throwaway cluster of their own); and
+  # wrk, the load generator of `make bench`.
   packages=()
   [ -x "${DIGITREC_CHROMIUM:-/usr/bin/chromium}" ] || packages+=(chromium fonts-dejavu-core)
   compgen -G "/usr/lib/postgresql/*/bin/initdb" >/dev/null || packages+=(postgresql)
+  command -v wrk >/dev/null || packages+=(wrk)
   if [ "${#packages[@]}" -gt 0 ]; then
     if [ "$(id -u)" = "0" ]; then apt_get="apt-get"; else apt_get="sudo apt-get"; fi
     $apt_get update -qq

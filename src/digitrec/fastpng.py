@@ -29,7 +29,7 @@ ZLIB_HEADER = b"\x78\x01"  # deflate, 32 kB window, no dictionary, header check 
 
 def decode_plain_png(data: bytes, max_pixels: int) -> np.ndarray | None:
     """(H, W) or (H, W, C) uint8 pixels, or None when the PNG is not one this decodes."""
-    if len(data) < 33 or not data.startswith(SIGNATURE) or data[12:16] != b"IHDR":
+    if len(data) < 33 or not data.startswith(SIGNATURE) or data[8:16] != b"\x00\x00\x00\x0dIHDR":
         return None
     width, height = struct.unpack(">II", data[16:24])
     if width * height > max_pixels:
