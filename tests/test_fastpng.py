@@ -116,10 +116,12 @@ def test_what_it_does_not_decode_exactly_is_left_to_pillow(image: Image.Image) -
     assert np.asarray(decode_image(buffer.getvalue())).shape[:2] == (20, 20)
 
 
-def test_transparency_chunk_and_interlacing_are_left_to_pillow() -> None:
+def test_transparency_exif_and_interlacing_are_left_to_pillow() -> None:
     pixels = sample("RGB")
     with_trns = handmade_png(pixels, "RGB", 0, extra=chunk(b"tRNS", b"\x00\x00\x00\x00\x00\x00"))
     assert decode_plain_png(with_trns, LIMIT) is None
+    with_exif = handmade_png(pixels, "RGB", 0, extra=chunk(b"eXIf", b"MM\x00*\x00\x00\x00\x08\x00\x00"))
+    assert decode_plain_png(with_exif, LIMIT) is None
     interlaced = bytearray(handmade_png(pixels, "RGB", 0))
     interlaced[28] = 1
     assert decode_plain_png(bytes(interlaced), LIMIT) is None

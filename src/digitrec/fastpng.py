@@ -6,8 +6,8 @@ own zlib and takes no raw scanlines, so the scanlines inflated by libdeflate are
 it wrapped as *stored* (uncompressed) deflate blocks, which it copies instead of inflating.
 The result is the same pixels as libspng alone, in 0.17 ms instead of 0.45 ms (BENCHMARKS.md).
 
-Only what this decodes exactly is taken: 8-bit, non-interlaced, grey/RGB/RGBA, no palette and
-no tRNS chunk. Anything else returns None and goes to Pillow.
+Only what this decodes exactly is taken: 8-bit, non-interlaced, grey/RGB/RGBA, no palette, no
+tRNS or eXIf chunk. Anything else returns None and goes to Pillow.
 """
 
 from __future__ import annotations
@@ -74,8 +74,9 @@ def _image_data(data: bytes) -> bytes | None:
             parts.append(data[start : start + length])
         elif kind == b"IEND":
             break
-        elif kind in (b"tRNS", b"PLTE") or not kind[:1].islower():
-            return None  # transparency, a palette or an unknown critical chunk: Pillow's job
+        elif kind in (b"tRNS", b"PLTE", b"eXIf") or not kind[:1].islower():
+            # Transparency, a palette, an EXIF rotation or an unknown critical chunk: Pillow's job.
+            return None
         position = start + length + 4
     return b"".join(parts) if parts else None
 
