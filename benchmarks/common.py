@@ -6,10 +6,8 @@ import datetime as dt
 import io
 import os
 import platform
-import socket
 import subprocess
 import sys
-import time
 from collections.abc import Iterator
 from contextlib import contextmanager
 from pathlib import Path
@@ -19,7 +17,9 @@ from PIL import Image
 
 ROOT = Path(__file__).resolve().parent.parent
 RESULTS = ROOT / "BENCHMARKS.md"
-sys.path.insert(0, str(ROOT / "tests"))  # the stroke templates used by the tests draw realistic digits
+sys.path.insert(0, str(ROOT / "tests"))  # the tests' stroke templates and server subprocess helpers
+
+from server_process import free_port, serve_command, wait_until_answering  # noqa: E402
 
 
 def machine() -> str:
@@ -77,44 +77,17 @@ def drawn_digit_png(digit: int = 7, size: int = 280, seed: int = 1) -> bytes:
     return buffer.getvalue()
 
 
-def free_port() -> int:
-    with socket.socket() as sock:
-        sock.bind(("127.0.0.1", 0))
-        return int(sock.getsockname()[1])
-
-
 @contextmanager
 def running_server(workers: int = 1, extra: list[str] | None = None) -> Iterator[tuple[str, subprocess.Popen[bytes]]]:
     """`digitrec serve` in a subprocess on a free port, ready when /healthz answers."""
-    import httpx
-
     port = free_port()
-    command = [
-        sys.executable,
-        "-m",
-        "digitrec",
-        "serve",
-        "--port",
-        str(port),
-        "--workers",
-        str(workers),
-        "--log-level",
-        "warning",
-        *(extra or []),
-    ]
+    command = serve_command(port, "--workers", str(workers), "--log-level", "warning", *(extra or []))
     process = subprocess.Popen(command, stdout=subprocess.DEVNULL, stderr=subprocess.PIPE)
     url = f"http://127.0.0.1:{port}"
     try:
-        deadline = time.monotonic() + 60
-        while time.monotonic() < deadline:
+        if not wait_until_answering(url, process):
             if process.poll() is not None:
                 raise RuntimeError(f"server exited: {process.stderr.read().decode() if process.stderr else ''}")
-            try:
-                if httpx.get(f"{url}/healthz", timeout=1).status_code == 200:
-                    break
-            except httpx.HTTPError:
-                time.sleep(0.2)
-        else:
             raise RuntimeError("server did not start within 60 s")
         yield url, process
     finally:

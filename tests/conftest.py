@@ -4,14 +4,11 @@ from __future__ import annotations
 
 import io
 import os
-import socket
 import subprocess
 import sys
-import time
 from collections.abc import Iterator
 from pathlib import Path
 
-import httpx
 import numpy as np
 import pytest
 from fastapi.testclient import TestClient
@@ -24,7 +21,9 @@ from digitrec.web.settings import Settings
 
 ROOT = Path(__file__).resolve().parent.parent
 ARTIFACTS = ROOT / "test-artifacts"
-sys.path.insert(0, str(Path(__file__).parent))  # for tests/strokes.py
+sys.path.insert(0, str(Path(__file__).parent))  # for tests/strokes.py and server_process.py
+
+from server_process import free_port, serve_command, wait_until_answering  # noqa: E402
 
 
 @pytest.fixture(scope="session", autouse=True)
@@ -87,48 +86,23 @@ def on_white_canvas(
     return canvas
 
 
-def free_port() -> int:
-    with socket.socket() as sock:
-        sock.bind(("127.0.0.1", 0))
-        return int(sock.getsockname()[1])
-
-
 def start_server(*args: str, log: Path | None = None) -> tuple[str, subprocess.Popen[bytes]]:
     """`digitrec serve ARGS` as a real subprocess on a free port, returned once /healthz answers;
     its output is shown if it fails to start."""
     port = free_port()
     log = log or ARTIFACTS / f"server-{port}.log"
     ARTIFACTS.mkdir(exist_ok=True)
+    # One worker unless asked: tests read per-process state such as /metrics.
+    workers = () if "--workers" in args else ("--workers", "1")
     with log.open("w") as out:
-        process = subprocess.Popen(
-            # One worker unless asked: tests read per-process state such as /metrics.
-            [
-                sys.executable,
-                "-m",
-                "digitrec",
-                "serve",
-                "--port",
-                str(port),
-                *(() if "--workers" in args else ("--workers", "1")),
-                *args,
-            ],
-            stdout=out,
-            stderr=subprocess.STDOUT,
-        )
+        process = subprocess.Popen(serve_command(port, *workers, *args), stdout=out, stderr=subprocess.STDOUT)
     url = f"http://127.0.0.1:{port}"
-    deadline = time.monotonic() + 60
-    while True:
+    if not wait_until_answering(url, process):
         if process.poll() is not None:
             pytest.fail(f"the server exited with {process.returncode}:\n{log.read_text()}")
-        try:
-            if httpx.get(f"{url}/healthz", timeout=1).status_code == 200:
-                return url, process
-        except httpx.HTTPError:
-            pass
-        if time.monotonic() > deadline:
-            process.kill()
-            pytest.fail(f"the server did not answer within 60 s:\n{log.read_text()}")
-        time.sleep(0.2)
+        process.kill()
+        pytest.fail(f"the server did not answer within 60 s:\n{log.read_text()}")
+    return url, process
 
 
 @pytest.fixture(scope="session")
