@@ -9,6 +9,8 @@ from digitrec.checkpoint import read_metadata, resolve_model, shipped_models
 from digitrec.evaluate import evaluate
 from digitrec.inference import Predictor
 
+INT8_SLACK = 3  # test images
+
 
 def test_the_three_models_ship() -> None:
     assert shipped_models() == ["cnn", "mlp", "seed-ann"]
@@ -19,7 +21,12 @@ def test_recorded_accuracy_is_measured_accuracy(name: str, mnist_test: tuple[np.
     metadata = read_metadata(resolve_model(name))
     report = evaluate(Predictor(name, threads=2), *mnist_test)
     assert report.n == 10000
-    assert report.accuracy == pytest.approx(metadata["metrics"]["test_accuracy"], abs=1e-9)
+    # A float graph gives the same answers on every CPU: exact. An int8 graph runs other kernels
+    # (other rounding) on CPUs with AVX-512 VNNI than on AVX2 ones, which moves a few borderline
+    # test images: up to INT8_SLACK of them, whichever CPU recorded the number (metrics.measured_on).
+    int8 = metadata.get("serving_graph", "model.onnx") != "model.onnx"
+    slack = INT8_SLACK / report.n if int8 else 1e-9
+    assert report.accuracy == pytest.approx(metadata["metrics"]["test_accuracy"], abs=slack)
     assert metadata["command"].startswith("digitrec train --model " + name)
     assert f"--seed {metadata['seed']}" in metadata["command"]
 

@@ -57,7 +57,7 @@ def cmd_train(args: argparse.Namespace) -> int:
 
 def cmd_evaluate(args: argparse.Namespace) -> int:
     from digitrec.checkpoint import read_metadata, write_metadata
-    from digitrec.evaluate import evaluate_test_set, write_report
+    from digitrec.evaluate import evaluate_test_set, measuring_cpu, write_report
 
     report, images = evaluate_test_set(
         args.model, args.data_dir, through_preprocess=args.preprocess, threads=args.threads
@@ -69,6 +69,7 @@ def cmd_evaluate(args: argparse.Namespace) -> int:
         key = "test_accuracy_preprocessed" if args.preprocess else "test_accuracy"
         metadata.setdefault("metrics", {})[key] = report.accuracy
         metadata["metrics"]["test_images"] = report.n
+        metadata["metrics"]["measured_on"] = measuring_cpu()
         write_metadata(folder, metadata)
         print(f"recorded {key} = {report.accuracy} in {folder}", file=sys.stderr)
     if args.report:

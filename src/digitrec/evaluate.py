@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import platform
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
@@ -45,6 +46,27 @@ class Report:
             "recall": [round(v, 5) for v in self.recall()],
             "confusion": self.confusion.tolist(),
         }
+
+
+# CPU features that change int8 results: ONNX Runtime picks other int8 kernels (with other
+# rounding) on CPUs with AVX-512 VNNI or AVX-VNNI than on AVX2-only ones.
+INT8_KERNEL_FLAGS = ("avx512_vnni", "avx_vnni", "avx512f", "avx2")
+
+
+def measuring_cpu() -> dict[str, object]:
+    """Which CPU measured a number: its model name and the flags that select int8 kernels."""
+    name = platform.processor() or platform.machine()
+    flags: set[str] = set()
+    try:
+        for line in Path("/proc/cpuinfo").read_text().splitlines():
+            key, _, value = line.partition(":")
+            if key.strip() == "model name":
+                name = value.strip()
+            elif key.strip() == "flags":
+                flags = set(value.split())
+    except OSError:  # not Linux: the name alone
+        pass
+    return {"model": name, "int8_flags": [f for f in INT8_KERNEL_FLAGS if f in flags]}
 
 
 def confusion_matrix(labels: np.ndarray, predicted: np.ndarray) -> np.ndarray:
