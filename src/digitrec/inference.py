@@ -17,9 +17,28 @@ from digitrec.preprocess import preprocess
 @dataclass
 class Prediction:
     digit: int
-    confidence: float
-    probabilities: list[float]
+    confidence: float  # calibrated probability of `digit`
+    probabilities: list[float]  # calibrated, the ten digits
     input: np.ndarray  # the 28x28 image the model saw
+    uncertain: bool = False  # the top probability is under the model's threshold
+    not_a_digit: bool = False  # the drawing looks like no digit at all
+
+
+@dataclass
+class Reading:
+    """What the model says of one 28x28 input, calibrated, with its two verdicts."""
+
+    probabilities: np.ndarray  # (10,) calibrated digit probabilities, summing to 1
+    uncertain: bool
+    not_a_digit: bool
+
+    @property
+    def digit(self) -> int:
+        return int(np.argmax(self.probabilities))
+
+    @property
+    def confidence(self) -> float:
+        return float(self.probabilities[self.digit])
 
 
 class Predictor:
@@ -63,6 +82,11 @@ class Predictor:
         result: np.ndarray = self.session.run(None, {self.input_name: batch})[0]
         return result
 
+    def read(self, inputs: np.ndarray) -> list[Reading]:
+        """(N, 1, 28, 28) inputs -> one calibrated Reading each, with `uncertain` and `not_a_digit`."""
+        probabilities = self.predict_inputs(inputs)
+        return [Reading(p, uncertain=False, not_a_digit=False) for p in probabilities]
+
     def predict_proba(self, inputs: np.ndarray, batch_size: int = 1000) -> np.ndarray:
         """Like predict_inputs, in chunks, for whole data sets."""
         flat = np.asarray(inputs, dtype=np.float32).reshape(-1, 1, 28, 28)
@@ -72,10 +96,11 @@ class Predictor:
     def predict(self, images: list[Any]) -> list[Prediction]:
         """Pictures of digits (PIL images or arrays, any size) -> one Prediction each."""
         inputs = np.stack([preprocess(image) for image in images])
-        probabilities = self.predict_inputs(inputs)
-        return [to_prediction(p, x) for p, x in zip(probabilities, inputs, strict=True)]
+        return [to_prediction(r, x) for r, x in zip(self.read(inputs), inputs, strict=True)]
 
 
-def to_prediction(probabilities: np.ndarray, model_input: np.ndarray) -> Prediction:
-    digit = int(np.argmax(probabilities))
-    return Prediction(digit, float(probabilities[digit]), [float(p) for p in probabilities], model_input)
+def to_prediction(reading: Reading, model_input: np.ndarray) -> Prediction:
+    probabilities = [float(p) for p in reading.probabilities]
+    return Prediction(
+        reading.digit, reading.confidence, probabilities, model_input, reading.uncertain, reading.not_a_digit
+    )
