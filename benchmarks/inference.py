@@ -28,8 +28,9 @@ def main() -> None:
     import torch
 
     from digitrec.checkpoint import resolve_model, shipped_models
+    from digitrec.decode import decode_image, render_strokes
     from digitrec.inference import Predictor
-    from digitrec.preprocess import decode_image, preprocess, render_strokes
+    from digitrec.preprocess import preprocess
     from digitrec.train import load_torch_model
 
     torch.set_num_threads(1)

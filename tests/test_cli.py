@@ -9,7 +9,7 @@ import numpy as np
 import pytest
 
 from conftest import on_white_canvas, png_bytes
-from digitrec.preprocess import render_strokes
+from digitrec.decode import render_strokes
 from strokes import digit_strokes
 
 

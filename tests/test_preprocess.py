@@ -7,16 +7,10 @@ import pytest
 from PIL import Image, ImageFilter
 
 from conftest import on_white_canvas, png_bytes
+from digitrec.decode import decode_base64_image, decode_image, render_strokes, rgba_bytes_to_image
 from digitrec.errors import EmptyDrawingError, InputError
 from digitrec.inference import Predictor
-from digitrec.preprocess import (
-    decode_base64_image,
-    decode_image,
-    preprocess,
-    render_strokes,
-    rgba_bytes_to_image,
-    stroke_width,
-)
+from digitrec.preprocess import preprocess, stroke_width
 from strokes import digit_strokes
 
 SAMPLES = range(0, 400, 20)  # 20 test digits, every class represented

@@ -96,9 +96,9 @@ def _model_folder(reference: str | None) -> Path:
 
 
 def cmd_predict(args: argparse.Namespace) -> int:
+    from digitrec.decode import decode_image
     from digitrec.errors import InputError
     from digitrec.inference import Predictor
-    from digitrec.preprocess import decode_image
 
     predictor = Predictor(args.model)
     failures = 0

@@ -10,18 +10,13 @@ the same kind of image whether it comes from the test set or from a person's can
 
 from __future__ import annotations
 
-import base64
-import binascii
 import functools
-import io
-from collections.abc import Sequence
 from typing import Any
 
 import numpy as np
-from PIL import Image, ImageDraw, ImageFilter, ImageOps, UnidentifiedImageError
+from PIL import Image, ImageFilter
 
-from digitrec.errors import EmptyDrawingError, InputError, TooLargeError
-from digitrec.fastpng import decode_plain_png
+from digitrec.errors import EmptyDrawingError, InputError
 
 SIZE = 28
 BOX = 20
@@ -37,7 +32,6 @@ STROKE_MIN, STROKE_MAX = 1.5, 5.5
 WORK_SIDE = 80
 NOISE_FLOOR = 0.1
 MAX_FILTER = 21  # largest dilation/erosion, in work pixels (a quarter of WORK_SIDE)
-MAX_PIXELS = 25_000_000  # decoded pixels; more is refused before decoding (decompression bombs)
 
 PREPROCESSING: dict[str, Any] = {
     "input": "float32 (N, 1, 28, 28), ink 1.0 on background 0.0",
@@ -53,46 +47,6 @@ PREPROCESSING: dict[str, Any] = {
     "size": SIZE,
     "stroke_target": STROKE_TARGET,
 }
-
-
-def decode_image(data: bytes, max_pixels: int = MAX_PIXELS) -> Image.Image | np.ndarray:
-    """Decode PNG/JPEG/WebP/BMP/GIF bytes; refuse what is not an image or is too large to open.
-
-    Plain PNGs (what canvases export) come back as uint8 arrays from the fast decoder; the rest
-    as Pillow images. `preprocess` and `ink_map` take either.
-    """
-    if not data:
-        raise InputError("the image is empty: send the bytes of a PNG, JPEG, WebP, BMP or GIF file")
-    fast = decode_plain_png(data, max_pixels)
-    if fast is not None:
-        return fast
-    try:
-        image = Image.open(io.BytesIO(data))
-        width, height = image.size
-        if width * height > max_pixels:
-            raise TooLargeError(f"the image is {width}x{height} pixels; at most {max_pixels:,} pixels are accepted")
-        image.load()
-    except InputError:  # our own TooLargeError, raised before decoding
-        raise
-    except Image.DecompressionBombError as exc:
-        raise TooLargeError("the image has too many pixels to decode safely; send a smaller one") from exc
-    except UnidentifiedImageError as exc:
-        raise InputError("this is not an image Pillow can read: send PNG, JPEG, WebP, BMP or GIF") from exc
-    except (OSError, SyntaxError, ValueError) as exc:
-        raise InputError(f"the image is truncated or damaged ({exc}); send the whole file") from exc
-    # Photos from phones carry their rotation in EXIF; apply it so the digit is upright.
-    return ImageOps.exif_transpose(image) or image
-
-
-def decode_base64_image(text: str, max_pixels: int = MAX_PIXELS) -> Image.Image | np.ndarray:
-    """Decode a data URL (data:image/png;base64,...) or bare base64 text into an image."""
-    payload = text.split(",", 1)[1] if text.startswith("data:") else text
-    try:
-        # Strict decoding, so that garbage is reported as such rather than silently dropped.
-        data = base64.b64decode("".join(payload.split()), validate=True)
-    except (binascii.Error, ValueError) as exc:
-        raise InputError("`image` is not valid base64 or a data URL") from exc
-    return decode_image(data, max_pixels)
 
 
 def ink_image(image: Image.Image | np.ndarray) -> Image.Image:
@@ -287,40 +241,3 @@ def preprocess_ink(ink: np.ndarray) -> np.ndarray:
 def mnist_to_input(images: np.ndarray) -> np.ndarray:
     """uint8 MNIST images (N, 28, 28) -> model input (N, 1, 28, 28) float32 in [0, 1]."""
     return (np.asarray(images, dtype=np.float32) / 255.0).reshape(-1, 1, SIZE, SIZE)
-
-
-def render_strokes(
-    strokes: Sequence[Sequence[Sequence[float]]],
-    width: int,
-    height: int,
-    line_width: float | None = None,
-) -> np.ndarray:
-    """Draw strokes (lists of [x, y] points, canvas pixels) as a white-on-black uint8 image."""
-    if not strokes or not any(len(s) for s in strokes):
-        raise EmptyDrawingError("nothing drawn: `strokes` holds no points")
-    line = float(line_width) if line_width else max(width, height) / 16
-    picture = Image.new("L", (int(width), int(height)), 0)
-    pen = ImageDraw.Draw(picture)
-    radius = line / 2
-    for stroke in strokes:
-        points = [(float(p[0]), float(p[1])) for p in stroke]
-        if len(points) > 1:
-            pen.line(points, fill=255, width=max(1, round(line)))
-        # Round caps and joins, as a canvas draws them with lineCap = "round".
-        for x, y in points:
-            pen.ellipse((x - radius, y - radius, x + radius, y + radius), fill=255)
-    return np.asarray(picture, dtype=np.uint8)
-
-
-def rgba_bytes_to_image(values: Sequence[float] | np.ndarray, width: int | None = None) -> np.ndarray:
-    """The seed's request: a flat list of a square canvas's RGBA bytes -> (H, W, 4) uint8."""
-    array = np.asarray(values, dtype=np.float64)
-    if array.ndim != 1 or array.size == 0 or array.size % 4:
-        raise InputError("expected a flat list of RGBA values (4 per pixel)")
-    if not np.isfinite(array).all() or array.min() < 0 or array.max() > 255:
-        raise InputError("RGBA values must be numbers from 0 to 255")
-    pixels = array.size // 4
-    side = width or int(round(pixels**0.5))
-    if side * (pixels // side) != pixels or (width is None and side * side != pixels):
-        raise InputError(f"{pixels} pixels do not make a square canvas; send width and height")
-    return array.astype(np.uint8).reshape(pixels // side, side, 4)

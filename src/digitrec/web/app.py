@@ -18,11 +18,12 @@ from pydantic import BaseModel
 from starlette.concurrency import run_in_threadpool
 
 from digitrec import __version__
+from digitrec.decode import rgba_bytes_to_image
 from digitrec.errors import DigitrecError, EmptyDrawingError, InputError, ModelError, TooLargeError
 from digitrec.explain import explain
 from digitrec.feedback import Store, open_store
 from digitrec.inference import Predictor
-from digitrec.preprocess import ink_map, preprocess, preprocess_ink, rgba_bytes_to_image
+from digitrec.preprocess import ink_map, preprocess, preprocess_ink
 from digitrec.segment import segment
 from digitrec.web import schemas
 from digitrec.web.admin import render_corrections, to_png

@@ -15,8 +15,8 @@ from typing import Any, TypeGuard
 import numpy as np
 from PIL import Image
 
+from digitrec.decode import decode_base64_image, decode_image, render_strokes
 from digitrec.errors import InputError, TooLargeError
-from digitrec.preprocess import decode_base64_image, decode_image, render_strokes
 
 MAX_SIDE = 4096
 MAX_STROKE_POINTS = 100_000
