@@ -6,6 +6,7 @@ DigitrecError              anything a user can fix; the CLI prints it on one lin
 +-- InputError             an image or drawing we cannot read (the API answers 422)
     +-- EmptyDrawingError  readable, but nothing is drawn on it
     +-- TooLargeError      well formed, but over a size limit (the API answers 413)
+    +-- UnsupportedFormatError  an image file, but not PNG, JPEG, WebP, BMP or GIF (415)
 """
 
 
@@ -30,4 +31,8 @@ class EmptyDrawingError(InputError):
 
 
 class TooLargeError(InputError):
+    pass
+
+
+class UnsupportedFormatError(InputError):
     pass
