@@ -104,6 +104,8 @@ def _open(data: bytes) -> Image.Image:
                 f"the file is a {other} image, a format not accepted here: send a {FORMAT_NAMES} file"
             ) from exc
         raise InputError(f"this is not an image: send a {FORMAT_NAMES} file") from exc
+    except Image.DecompressionBombError as exc:  # Pillow's own check, at twice its 89 Mpx limit
+        raise TooLargeError(f"the image has far too many pixels ({exc}); send a smaller one") from exc
     except (OSError, SyntaxError, ValueError, EOFError) as exc:
         raise InputError(f"the image header is damaged ({exc}); send the whole file") from exc
 

@@ -1,0 +1,140 @@
+"""The decoding budget bounds work, not time: over a limit, nothing is decoded or drawn; within
+it, the costliest accepted input stays under 100 MB of extra memory. (Its CPU time is measured
+by `python -m benchmarks worst-case`, never asserted here.) The hostile inputs built here are
+the benchmark's too."""
+
+from __future__ import annotations
+
+import io
+import json
+import struct
+import subprocess
+import sys
+import textwrap
+
+import numpy as np
+import pytest
+from PIL import Image, ImageFile
+
+from digitrec.decode import BUDGET, decode_image, jpeg_scans, render_strokes
+from digitrec.errors import TooLargeError
+
+
+def encoded(image: Image.Image, fmt: str, **options: object) -> bytes:
+    buffer = io.BytesIO()
+    image.save(buffer, format=fmt, **options)
+    return buffer.getvalue()
+
+
+def noise(side: int, channels: int = 3, seed: int = 0) -> Image.Image:
+    pixels = np.random.default_rng(seed).integers(0, 256, (side, side, channels), dtype=np.uint8)
+    return Image.fromarray(pixels[..., 0] if channels == 1 else pixels)
+
+
+def many_scan_jpeg(side: int, scans: int) -> bytes:
+    """A progressive JPEG whose last scan is repeated `scans` times: libjpeg warns and decodes
+    every one of them, each a pass over the whole image (the 32-s request of the issue)."""
+    data = encoded(noise(side), "JPEG", progressive=True, quality=90)
+    last = data.rindex(b"\xff\xda")
+    return data[:last] + data[last:-2] * scans + b"\xff\xd9"
+
+
+def bmp_header(width: int, height: int) -> bytes:
+    """Only the headers of a 1-bit BMP: what a decompression bomb declares before its pixels."""
+    info = struct.pack("<IiiHHIIiiII", 40, width, height, 1, 1, 0, 0, 2835, 2835, 2, 0)
+    palette = b"\x00\x00\x00\x00\xff\xff\xff\x00"
+    return b"BM" + struct.pack("<IHHI", 14 + 40 + 8 + 64, 0, 0, 14 + 40 + 8) + info + palette + bytes(64)
+
+
+def dotted_png(side: int, dots: int, seed: int = 0) -> bytes:
+    """Black dots on a white RGBA canvas: cheap to send, costly to decode and segment."""
+    canvas = np.full((side, side, 4), 255, dtype=np.uint8)
+    for y, x in np.random.default_rng(seed).integers(0, side - 8, (dots, 2)):
+        canvas[y : y + 6, x : x + 6, :3] = 0
+    return encoded(Image.fromarray(canvas), "PNG")
+
+
+@pytest.fixture()
+def nothing_decoded(monkeypatch: pytest.MonkeyPatch) -> None:
+    """Any pixel decoding (Pillow's, libdeflate's, libspng's) fails the test."""
+
+    def refuse(*args: object, **kwargs: object) -> None:
+        pytest.fail("pixels were decoded before the budget refused the input")
+
+    monkeypatch.setattr(ImageFile.ImageFile, "load", refuse)
+    monkeypatch.setattr("deflate.zlib_decompress", refuse)
+    monkeypatch.setattr("pyspng.load", refuse)
+
+
+def test_scans_are_counted_from_the_markers() -> None:
+    assert 1 < jpeg_scans(encoded(noise(64), "JPEG", progressive=True), 32) <= 12
+    assert jpeg_scans(encoded(noise(64), "JPEG"), 32) == 1
+    assert jpeg_scans(many_scan_jpeg(64, 1000), 32) == 33  # the count stops past the limit
+
+
+@pytest.mark.usefixtures("nothing_decoded")
+@pytest.mark.parametrize(
+    ("make", "message"),
+    [
+        (lambda: many_scan_jpeg(256, 200), "more than 32 scans"),
+        (lambda: dotted_png(2048, 10), "at most 2,000,000"),
+        (lambda: encoded(noise(1500, 1), "GIF"), "at most 2,000,000"),
+        (lambda: encoded(noise(1500), "WEBP", lossless=True), "at most 2,000,000"),
+        (lambda: bmp_header(5000, 5000), "at most 16,777,216"),
+        (lambda: bmp_header(30_000, 30_000), "too many pixels"),
+        (lambda: encoded(Image.new("L", (5000, 5000)), "JPEG"), "at most 16,777,216"),
+    ],
+    ids=["jpeg-scans", "png", "gif", "webp", "bmp-bomb", "bmp-pillow-bomb", "jpeg-too-big"],
+)
+def test_over_budget_images_are_refused_before_decoding(make: object, message: str) -> None:
+    with pytest.raises(TooLargeError, match=message):
+        decode_image(make())  # type: ignore[operator]
+
+
+def test_over_budget_strokes_are_refused_before_drawing(monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setattr("PIL.Image.new", lambda *a, **k: pytest.fail("a canvas was allocated"))
+    zigzag = np.random.default_rng(0).uniform(0, 4096, (4_000, 2)).tolist()
+    with pytest.raises(TooLargeError, match="rows of pen"):
+        render_strokes([zigzag], 4096, 4096, 1024)
+    with pytest.raises(TooLargeError, match="points"):
+        render_strokes([[[1.0, 1.0]]] * (BUDGET.max_points + 1), 4096, 4096, 4)
+
+
+# Each runs in a fresh interpreter so that its peak resident memory is its own.
+COSTLIEST = {
+    "png-rgba-2mpx": "dotted_png(1414, 300)",
+    "webp-lossless-2mpx": "encoded(noise(1414), 'WEBP', lossless=True)",
+    "jpeg-16mpx-reduced": "encoded(noise(4096), 'JPEG', quality=95)",
+    "jpeg-progressive-16mpx": "encoded(noise(4096), 'JPEG', quality=95, progressive=True)",
+}
+PEAK = textwrap.dedent(
+    """
+    import json, sys
+    from pathlib import Path
+    sys.path.insert(0, {tests!r})
+    from test_budgets import dotted_png, encoded, noise
+    from digitrec.decode import decode_image, render_strokes
+    from digitrec.preprocess import preprocess
+
+    def rss(field):
+        line = [l for l in Path("/proc/self/status").read_text().splitlines() if l.startswith(field)][0]
+        return int(line.split()[1]) / 1024
+
+    data = {make}
+    preprocess(decode_image(encoded(noise(64), "PNG")))  # warm: first-use allocations are not the input's
+    Path("/proc/self/clear_refs").write_text("5")  # peak RSS restarts from now
+    before = rss("VmRSS:")
+    preprocess(decode_image(data))
+    print(json.dumps(rss("VmHWM:") - before))
+    """
+)
+
+
+@pytest.mark.parametrize("name", list(COSTLIEST))
+def test_costliest_accepted_images_stay_under_100_mb(name: str) -> None:
+    tests = str(__import__("pathlib").Path(__file__).parent)
+    script = PEAK.format(tests=tests, make=COSTLIEST[name])
+    done = subprocess.run([sys.executable, "-c", script], capture_output=True, text=True, timeout=120)
+    assert done.returncode == 0, done.stderr
+    extra = json.loads(done.stdout.strip().splitlines()[-1])
+    assert extra < 100, f"{name}: {extra:.0f} MB of extra memory"
