@@ -1,25 +1,45 @@
 from __future__ import annotations
 
 import json
+import os
+import re
+import shutil
+import socket
 import subprocess
 import sys
+import tempfile
 from pathlib import Path
 
 import numpy as np
 import pytest
 
 from conftest import on_white_canvas, png_bytes
+from digitrec import __version__
+from digitrec.checkpoint import METADATA_FILE
+from digitrec.cli import MIN_CORRECTIONS, main
+from digitrec.data import write_idx
 from digitrec.decode import render_strokes
+from server_process import free_port
 from strokes import digit_strokes
 
 
-def digitrec(*args: str, env: dict[str, str] | None = None) -> subprocess.CompletedProcess[str]:
-    import os
-
+def digitrec(
+    *args: str, env: dict[str, str] | None = None, cwd: Path | None = None
+) -> subprocess.CompletedProcess[str]:
     merged = {**os.environ, **(env or {})}
     return subprocess.run(
-        [sys.executable, "-m", "digitrec", *args], capture_output=True, text=True, env=merged, timeout=600
+        [sys.executable, "-m", "digitrec", *args], capture_output=True, text=True, env=merged, timeout=600, cwd=cwd
     )
+
+
+def run_main(capsys: pytest.CaptureFixture[str], *args: str) -> tuple[int, str, str]:
+    """The command in this process (faster than a subprocess for the checks made before any work)."""
+    try:
+        code = main(list(args))
+    except SystemExit as exc:  # argparse: --help, --version and bad flags
+        code = int(exc.code or 0)
+    captured = capsys.readouterr()
+    return code, captured.out, captured.err
 
 
 def test_predict_reads_drawn_digits(tmp_path: Path, mnist_test: tuple[np.ndarray, np.ndarray]) -> None:
@@ -106,6 +126,40 @@ def test_help_states_defaults() -> None:
     assert "(default: 0)" in result.stdout and "--resume" in result.stdout and "--fast" in result.stdout
 
 
+COMMANDS = [
+    [],
+    ["train"],
+    ["evaluate"],
+    ["predict"],
+    ["export"],
+    ["data"],
+    ["data", "download"],
+    ["data", "verify"],
+    ["serve"],
+    ["feedback"],
+    ["feedback", "stats"],
+    ["feedback", "export"],
+    ["finetune"],
+    ["models"],
+]
+
+
+@pytest.mark.parametrize("command", COMMANDS, ids=lambda c: " ".join(c) or "digitrec")
+def test_help_states_each_default_once(command: list[str], capsys: pytest.CaptureFixture[str]) -> None:
+    code, out, _ = run_main(capsys, *command, "--help")
+    assert code == 0
+    # One entry per option: a line "  --flag ..." and the deeper-indented lines that continue it.
+    entries = re.split(r"\n(?=  -)", out.split("options:", 1)[1])
+    for entry in entries:
+        text = " ".join(entry.split())
+        assert text.count("(default") <= 1, text
+        assert not re.search(r"\(default: (None|False|\[\])\)", text), text
+
+
+def test_version(capsys: pytest.CaptureFixture[str]) -> None:
+    assert run_main(capsys, "--version") == (0, f"digitrec {__version__}\n", "")
+
+
 def test_models_lists_shipped_models() -> None:
     result = digitrec("models")
     assert result.returncode == 0
@@ -149,3 +203,124 @@ def test_unknown_architecture_is_a_one_line_error(data_dir: Path) -> None:
     result = digitrec("train", "--model", "resnet", "--dry-run", "--data-dir", str(data_dir))
     assert result.returncode == 1
     assert "unknown model 'resnet'" in result.stderr and "Traceback" not in result.stderr
+
+
+UNREACHABLE_DB = "postgresql+psycopg://digitrec:s3cret-pw@127.0.0.1:9/digitrec"
+MISTAKES = [
+    # paths that exist when they must not, or do not when they must
+    (["evaluate", "--report", "{file}"], "--report {file} is a file, not a folder"),
+    (["feedback", "export", "--db", "{db}", "--out", "{file}"], "--out {file} is a file, not a folder"),
+    (["export", "--out", "{tmp}/missing/cnn.onnx"], "the folder {tmp}/missing does not exist"),
+    (["export", "--out", "{tmp}"], "is a folder: give a file name"),
+    (["export", "--model", "{trained}", "--out", "{trained}/model.onnx"], "the model's own graph"),
+    (["train", "--data-dir", "{data}", "--out", "{trained}"], "already holds a trained model"),
+    (["train", "--data-dir", "{data}", "--out", "{trained}", "--resume"], "nothing to resume"),
+    (["train", "--data-dir", "{data}", "--out", "{file}", "--dry-run"], "is a file, not a folder"),
+    (["train", "--data-dir", "{data}", "--extra-data", "{tmp}/missing", "--dry-run"], "is not a folder"),
+    (["finetune", "--data-dir", "{data}", "--extra-data", "{tmp}/missing"], "is not a folder"),
+    # too little to work with
+    (["feedback", "export", "--db", "{db}", "--out", "{tmp}/out"], "no corrections in sqlite:///"),
+    (["finetune", "--data-dir", "{data}", "--extra-data", "{few}"], f"fine-tuning needs at least {MIN_CORRECTIONS}"),
+    # unknown models
+    (["predict", "--model", "nope", "x.png"], "unknown model 'nope'"),
+    (["export", "--model", "nope"], "unknown model 'nope'"),
+    (["finetune", "--model", "nope", "--extra-data", "{few}"], "unknown model 'nope'"),
+    (["serve", "--model", "nope", "--port", "{free}"], "unknown model 'nope'"),
+    (["export", "--model", "{onnx_only}", "--out", "{tmp}/x.onnx"], "has no model.safetensors"),
+    # ports, hosts and databases
+    (["serve", "--port", "{busy}"], "port {busy} on 127.0.0.1 is in use"),
+    (["serve", "--port", "70000"], "choose one from 1 to 65535"),
+    (["serve", "--host", "no-such-host.invalid", "--port", "{free}"], "no such address"),
+    (["serve", "--port", "{free}", "--db", UNREACHABLE_DB], "cannot open the feedback database"),
+    (["feedback", "stats", "--db", UNREACHABLE_DB], "postgresql+psycopg://digitrec:***@127.0.0.1:9/digitrec"),
+    (["feedback", "stats", "--db", "{tmp}/missing/feedback.db"], "cannot open the feedback database"),
+    # bad flags: one line and exit 1 too, not argparse's usage and exit 2
+    (["train", "--epochs", "0"], "argument --epochs: must be above 0, not 0"),
+    (["train", "--bogus"], "unrecognized arguments: --bogus"),
+    (["frobnicate"], "invalid choice: 'frobnicate'"),
+    (["feedback", "export"], "the following arguments are required: --out"),
+    (["serve", "--port", "http"], "argument --port: invalid int value: 'http'"),
+    (["finetune", "--extra-data", "{few}", "--holdout", "1.5"], "must be from 0 up to"),
+    (["export", "--serve"], "--serve goes with --quantize"),
+]
+
+
+@pytest.mark.parametrize(("args", "message"), MISTAKES, ids=lambda v: " ".join(v) if isinstance(v, list) else "")
+def test_every_mistake_is_one_line_and_exit_1(
+    tmp_path: Path, data_dir: Path, capsys: pytest.CaptureFixture[str], args: list[str], message: str
+) -> None:
+    with socket.socket() as busy:
+        busy.bind(("127.0.0.1", 0))
+        busy.listen()
+        places = mistake_places(tmp_path, data_dir, busy.getsockname()[1])
+        code, out, err = run_main(capsys, *[a.format(**places) for a in args])
+    assert code == 1
+    assert message.format(**places) in err
+    assert len(err.strip().splitlines()) == 1 and "Traceback" not in err
+    assert "s3cret-pw" not in err and "serving" not in err and out == ""
+
+
+def mistake_places(tmp_path: Path, data_dir: Path, busy: int) -> dict[str, object]:
+    file = tmp_path / "a-file"
+    file.write_text("not a folder")
+    trained = tmp_path / "trained"  # what `digitrec train` leaves, as far as the checks look
+    trained.mkdir()
+    for name in (METADATA_FILE, "model.onnx", "model.safetensors"):
+        (trained / name).write_text("{}")
+    onnx_only = tmp_path / "onnx-only"
+    onnx_only.mkdir()
+    (onnx_only / "model.onnx").write_text("")
+    few = tmp_path / "few"
+    few.mkdir()
+    write_idx(few / "train-images-idx3-ubyte.gz", np.zeros((2, 28, 28), np.uint8))
+    write_idx(few / "train-labels-idx1-ubyte.gz", np.array([3, 5], np.uint8))
+    return {
+        "tmp": tmp_path,
+        "file": file,
+        "trained": trained,
+        "onnx_only": onnx_only,
+        "few": few,
+        "data": data_dir,
+        "db": f"sqlite:///{tmp_path / 'empty.db'}",
+        "busy": busy,
+        "free": free_port(),
+    }
+
+
+def test_empty_export_writes_nothing(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
+    code, _, err = run_main(
+        capsys, "feedback", "export", "--db", str(tmp_path / "empty.db"), "--out", str(tmp_path / "out")
+    )
+    assert code == 1 and "nothing to export" in err
+    assert not (tmp_path / "out").exists()
+
+
+def test_serve_on_a_busy_port_never_says_it_serves(tmp_path: Path) -> None:
+    with socket.socket() as busy:
+        busy.bind(("127.0.0.1", 0))
+        busy.listen()
+        result = digitrec("serve", "--port", str(busy.getsockname()[1]), "--workers", "1")
+    assert result.returncode == 1
+    assert "is in use" in result.stderr and "serving" not in result.stderr
+    assert len(result.stderr.strip().splitlines()) == 1
+
+
+def test_dry_run_never_touches_a_trained_model(tmp_path: Path, data_dir: Path) -> None:
+    """`train --dry-run` once overwrote runs/cnn (99.17%) with an 11% model."""
+    kept = tmp_path / "runs" / "cnn"
+    kept.mkdir(parents=True)
+    (kept / METADATA_FILE).write_text('{"the": "real model"}')
+    result = digitrec(
+        "train", "--dry-run", "--no-progress", "--threads", "2", "--data-dir", str(data_dir), cwd=tmp_path
+    )
+    assert result.returncode == 0, result.stderr
+    assert (kept / METADATA_FILE).read_text() == '{"the": "real model"}'
+    found = re.fullmatch(
+        r"dry run: wrote (\S+): test accuracy (0\.\d{4}) on 10,000 MNIST test images.*\n", result.stdout
+    )
+    assert found, result.stdout
+    written = Path(found[1])
+    try:
+        assert written.parent == Path(tempfile.gettempdir()) and (written / "model.onnx").is_file()
+    finally:
+        shutil.rmtree(written)
