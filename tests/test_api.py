@@ -269,13 +269,26 @@ def test_decompression_bomb_gets_413(client: TestClient) -> None:
     assert "pixels" in response.json()["detail"]
 
 
-def test_huge_canvas_in_strokes_gets_413_or_422(client: TestClient) -> None:
-    response = client.post(
-        "/api/predict", json={"strokes": [[[0, 0], [5, 5]]], "width": 4096, "height": 4096, "line_width": 3}
-    )
-    assert response.status_code in (200, 413)  # 16.7 Mpx is exactly the limit
-    response = client.post("/api/predict", json={"strokes": [[[0, 0]]], "width": 100000, "height": 5})
-    assert response.status_code == 422
+@pytest.mark.parametrize(
+    ("body", "status", "message"),
+    [
+        ({"width": 100000, "height": 5}, 422, "at most 4096"),
+        ({"width": 4097, "height": 4096}, 422, "at most 4096"),
+        ({"width": 280, "height": 280, "line_width": 71}, 422, "quarter"),
+        ({"width": 280, "height": 280, "strokes": [[[1, 1]] * 20_001]}, 413, "at most 20,000"),
+    ],
+    ids=["wide", "one pixel over", "thick pen", "too many points"],
+)
+def test_strokes_over_a_limit_are_refused_naming_it(client: TestClient, body: dict, status: int, message: str) -> None:
+    response = client.post("/api/predict", json={"strokes": [[[0, 0], [5, 5]]], **body})
+    assert response.status_code == status, response.text
+    assert message in response.json()["detail"]
+
+
+def test_the_largest_canvas_is_read(client: TestClient) -> None:
+    strokes = [[[1000, 1000], [3000, 3000]], [[3000, 1000], [1000, 3000]]]
+    response = client.post("/api/predict", json={"strokes": strokes, "width": 4096, "height": 4096, "line_width": 200})
+    assert response.status_code == 200, response.text
 
 
 def test_body_over_limit_gets_413(client: TestClient) -> None:

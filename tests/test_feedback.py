@@ -87,9 +87,12 @@ def store(database_url: str) -> Iterator[Store]:
 
 @pytest.fixture()
 def feedback_client(store: Store, predictors: dict) -> Iterator[TestClient]:
-    settings = Settings(database_url=store.url, admin_token="s3cret")
+    settings = Settings(database_url=store.url, admin_token=TOKEN)
     with TestClient(create_app(settings, predictors, store)) as test_client:
         yield test_client
+
+
+TOKEN = "a-long-s3cret-admin-token"
 
 
 def drawing(digit: int) -> dict:
@@ -196,14 +199,127 @@ def test_unreachable_database_is_a_one_line_error() -> None:
 def test_corrections_page_needs_the_admin_token(feedback_client: TestClient, predictors: dict, store: Store) -> None:
     feedback_client.post("/api/feedback", json={**drawing(2), "label": 2, "predicted": 7})
     assert feedback_client.get("/feedback").status_code == 401
-    assert feedback_client.get("/feedback?token=wrong").status_code == 401
-    page = feedback_client.get("/feedback?token=s3cret")
+    # Never in the URL: a query string ends up in logs and browser history.
+    assert feedback_client.get(f"/feedback?token={TOKEN}").status_code == 401
+    page = feedback_client.get("/feedback", headers={"Authorization": f"Bearer {TOKEN}"})
     assert page.status_code == 200
     assert "1 stored" in page.text and 'data-testid="correction-1"' in page.text and "data:image/png" in page.text
-    assert feedback_client.get("/feedback", headers={"Authorization": "Bearer s3cret"}).status_code == 200
+    assert "frame-ancestors 'none'" in page.headers["content-security-policy"]
+    assert page.headers["x-content-type-options"] == "nosniff"
+    assert "<style" not in page.text and feedback_client.get("/feedback/style.css").status_code == 200
     with TestClient(create_app(Settings(database_url=store.url), predictors, store)) as no_token:
-        response = no_token.get("/feedback?token=s3cret")
+        response = no_token.get("/feedback", headers={"Authorization": f"Bearer {TOKEN}"})
         assert response.status_code == 404 and "off" in response.json()["detail"]
+
+
+def test_login_form_sets_a_cookie_that_is_not_the_token(feedback_client: TestClient) -> None:
+    form = feedback_client.get("/feedback", headers={"accept": "text/html"})
+    assert form.status_code == 401 and 'action="/feedback/login"' in form.text
+    response = feedback_client.post("/feedback/login", data={"token": TOKEN}, follow_redirects=False)
+    assert response.status_code == 303
+    cookie = response.cookies.get("digitrec_admin")
+    assert cookie and TOKEN not in cookie and "httponly" in response.headers["set-cookie"].lower()
+    assert feedback_client.get("/feedback").status_code == 200  # the client keeps the cookie
+
+
+def test_wrong_tokens_are_slowed_and_limited(feedback_client: TestClient) -> None:
+    import time
+
+    started = time.monotonic()
+    statuses = []
+    for guess in ["wrong", "\u00e9t\u00e9-non-ascii-guess", "x" * 40, "y", "z", "again"]:
+        headers = {"Authorization": f"Bearer {guess}".encode()}  # bytes: httpx sends only ASCII str
+        statuses.append(feedback_client.get("/feedback", headers=headers).status_code)
+    assert statuses[:5] == [401] * 5 and statuses[5] == 429
+    assert time.monotonic() - started >= 5  # a second per wrong token
+
+
+def test_a_short_admin_token_is_refused_at_start(predictors: dict, store: Store) -> None:
+    from digitrec.errors import DigitrecError
+
+    with pytest.raises(DigitrecError, match="at least 16"):
+        create_app(Settings(database_url=store.url, admin_token="short"), predictors, store)
+
+
+def test_corrections_page_is_paginated(store: Store, predictors: dict) -> None:
+    settings = Settings(database_url=store.url, admin_token=TOKEN, feedback_page_size=2)
+    with TestClient(create_app(settings, predictors, store)) as client:
+        for digit in range(5):
+            assert client.post("/api/feedback", json={**drawing(digit), "label": digit}).status_code == 201
+        auth = {"Authorization": f"Bearer {TOKEN}"}
+        first, last = client.get("/feedback", headers=auth), client.get("/feedback?page=3", headers=auth)
+        assert first.text.count('data-testid="correction-') == 2 and 'data-testid="correction-5"' in first.text
+        assert last.text.count('data-testid="correction-') == 1 and 'data-testid="correction-1"' in last.text
+        assert client.get("/feedback?page=0", headers=auth).status_code == 422
+
+
+def test_a_correction_must_correct_unless_it_is_a_confirmation(feedback_client: TestClient, store: Store) -> None:
+    same = {**drawing(3), "label": 3, "predicted": 3}
+    response = feedback_client.post("/api/feedback", json=same)
+    assert response.status_code == 422 and "confirmation" in response.json()["detail"]
+    assert store.count() == 0
+    response = feedback_client.post("/api/feedback", json={**same, "kind": "confirmation"})
+    assert response.status_code == 201 and response.json()["kind"] == "confirmation"
+    bad = feedback_client.post("/api/feedback", json={**same, "kind": "maybe"})
+    assert bad.status_code == 422 and "confirmation" in bad.json()["detail"]
+    assert [row.kind for row in store.recent()] == ["confirmation"]
+    assert feedback_client.post("/api/feedback", json={**drawing(3), "label": 3}).json()["kind"] == "correction"
+
+
+@pytest.mark.parametrize("mode", ["CMYK", "F", "I", "I;16", "RGBA", "P"])
+def test_any_readable_image_is_stored_small(feedback_client: TestClient, store: Store, mode: str) -> None:
+    import io
+
+    from PIL import Image
+
+    canvas = on_white_canvas(np.eye(28, dtype=np.uint8) * 255, size=600, box=400, offset=(100, 100))
+    picture = Image.fromarray(canvas).convert("RGB" if mode in ("CMYK", "P") else "L")
+    if mode == "P":
+        picture = picture.quantize(16)
+    elif mode in ("F", "I", "I;16"):
+        picture = Image.fromarray(canvas.astype({"F": np.float32, "I": np.int32, "I;16": np.uint16}[mode]))
+    else:
+        picture = picture.convert(mode)
+    buffer = io.BytesIO()
+    picture.save(buffer, format="JPEG" if mode == "CMYK" else "TIFF" if mode in ("F", "I", "I;16") else "PNG")
+    response = feedback_client.post("/api/feedback", files={"image": ("d", buffer.getvalue())}, data={"label": "4"})
+    if mode in ("F", "I", "I;16"):  # TIFF is not a format the API reads: refused, never a 500
+        assert response.status_code == 415, response.text
+        return
+    assert response.status_code == 201, response.text
+    row = store.recent()[0]
+    assert len(row.image_png) + len(row.input) < 100_000
+    assert Image.open(io.BytesIO(row.image_png)).size[0] <= 256
+
+
+def test_a_database_that_goes_down_gives_503_without_secrets(
+    predictors: dict, caplog: pytest.LogCaptureFixture
+) -> None:
+    url = "postgresql+psycopg://digitrec:hunter2-secret@127.0.0.1:9/none"
+    with TestClient(create_app(Settings(database_url=url), predictors)) as client:
+        response = client.post("/api/feedback", json={**drawing(3), "label": 3})
+        assert response.status_code == 503
+        assert response.json()["detail"] == "feedback store unavailable"
+        assert client.post("/api/predict", json=drawing(3)).status_code == 200  # reading still works
+    assert "hunter2" not in caplog.text and "hunter2" not in response.text
+    assert "127.0.0.1:9" in caplog.text  # the log still says which database
+
+
+def test_a_store_whose_database_vanishes_answers_503(store: Store, predictors: dict, database_url: str) -> None:
+    if not database_url.startswith("postgresql"):
+        pytest.skip("dropping a database while it is open is a PostgreSQL test")
+    from sqlalchemy import create_engine, make_url, text
+
+    settings = Settings(database_url=store.url)
+    with TestClient(create_app(settings, predictors, store)) as client:
+        assert client.post("/api/feedback", json={**drawing(1), "label": 1}).status_code == 201
+        name = make_url(database_url).database
+        admin = create_engine(make_url(database_url).set(database="postgres"), isolation_level="AUTOCOMMIT")
+        with admin.connect() as connection:
+            connection.execute(text(f'DROP DATABASE "{name}" WITH (FORCE)'))
+        admin.dispose()
+        response = client.post("/api/feedback", json={**drawing(1), "label": 1})
+        assert response.status_code == 503 and response.json()["detail"] == "feedback store unavailable"
 
 
 @pytest.mark.slow

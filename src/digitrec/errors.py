@@ -3,6 +3,7 @@
 DigitrecError              anything a user can fix; the CLI prints it on one line, exit 1
 +-- DataError              MNIST files missing, truncated, corrupt or not downloadable
 +-- ModelError             unknown model name, unreadable checkpoint or ONNX file
++-- StoreUnavailable       the feedback database cannot be reached (the API answers 503)
 +-- InputError             an image or drawing we cannot read (the API answers 422)
     +-- EmptyDrawingError  readable, but nothing is drawn on it
     +-- TooLargeError      well formed, but over a size limit (the API answers 413)
@@ -20,6 +21,10 @@ class DataError(DigitrecError):
 
 class ModelError(DigitrecError):
     pass
+
+
+class StoreUnavailable(DigitrecError):
+    """The message never holds the database URL or its password: it may reach a client or a log."""
 
 
 class InputError(DigitrecError):

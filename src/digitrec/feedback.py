@@ -7,21 +7,33 @@ runs with a write-ahead log and synchronous=FULL, so a killed server loses no ac
 
 from __future__ import annotations
 
+import contextlib
 import datetime as dt
+import io
+import logging
 import os
 from collections import Counter
+from collections.abc import Iterator
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
 import numpy as np
+from PIL import Image
 from sqlalchemy import DateTime, Integer, LargeBinary, String, create_engine, event, func, select
-from sqlalchemy.engine import Engine
+from sqlalchemy.engine import Engine, make_url
+from sqlalchemy.exc import SQLAlchemyError
 from sqlalchemy.orm import DeclarativeBase, Mapped, Session, mapped_column, sessionmaker
 
-from digitrec.errors import DigitrecError
+from digitrec.errors import DigitrecError, StoreUnavailable
+from digitrec.preprocess import ink_image
 
 DATABASE_URL_ENV = "DIGITREC_DATABASE_URL"
+UNAVAILABLE = "feedback store unavailable"
+# A stored drawing fits in this square: an 8-bit PNG of it is at most ~66 kB, so that a row
+# (with the 784-byte model input) stays under 100 kB whatever was uploaded.
+DRAWING_SIDE = 256
+log = logging.getLogger("digitrec.feedback")
 
 
 class Base(DeclarativeBase):
@@ -39,8 +51,11 @@ class Correction(Base):
     model_version: Mapped[str] = mapped_column(String(200))
     # The 28x28 model input as 784 bytes (0-255): what a fine-tune trains on.
     input: Mapped[bytes] = mapped_column(LargeBinary)
-    # The drawing as the user sent it, as PNG, so that corrections can be re-preprocessed later.
+    # The drawing's ink (dark on white), reduced to fit DRAWING_SIDE, as PNG: enough to
+    # re-preprocess a correction later, and bounded whatever was uploaded.
     image_png: Mapped[bytes] = mapped_column(LargeBinary)
+    # "correction" (the model was wrong) or "confirmation" (the user said it was right).
+    kind: Mapped[str] = mapped_column(String(20), default="correction", server_default="correction")
 
 
 @dataclass
@@ -49,6 +64,34 @@ class Stats:
     per_label: dict[int, int]
     per_model: dict[str, int]
     confusion: dict[tuple[int | None, int], int]  # (predicted, corrected label) -> count
+
+
+def redact(url: str) -> str:
+    """A database URL fit for a log line: no password (and nothing at all if it cannot be parsed)."""
+    try:
+        return make_url(url).render_as_string(hide_password=True)
+    except Exception:  # an unparseable URL may still hold a password: show none of it
+        return "<a database URL that cannot be parsed>"
+
+
+def scrub(text: str, url: str) -> str:
+    """`text` (a driver's error message) without the URL or its password."""
+    text = text.replace(url, redact(url))
+    try:
+        password = make_url(url).password
+    except Exception:
+        password = None
+    return text.replace(str(password), "***") if password else text
+
+
+def drawing_png(picture: Image.Image | np.ndarray) -> bytes:
+    """Any decoded upload (CMYK, 16-bit, float TIFF...) -> its ink, dark on white, at most
+    DRAWING_SIDE on a side, as an 8-bit grayscale PNG."""
+    ink = ink_image(picture)
+    ink.thumbnail((DRAWING_SIDE, DRAWING_SIDE), Image.Resampling.LANCZOS)
+    buffer = io.BytesIO()
+    Image.eval(ink, lambda v: 255 - v).save(buffer, format="PNG", optimize=False)
+    return buffer.getvalue()
 
 
 def default_database_url() -> str:
@@ -84,7 +127,10 @@ def migrate(url: str) -> None:
     config = Config()
     config.set_main_option("script_location", str(Path(__file__).parent / "migrations"))
     config.set_main_option("sqlalchemy.url", url.replace("%", "%%"))
-    command.upgrade(config, "head")
+    try:
+        command.upgrade(config, "head")
+    except Exception as exc:  # connection refused, bad credentials, read-only file...
+        raise DigitrecError(f"cannot open the feedback database {redact(url)}: {scrub(str(exc), url)}") from None
 
 
 class Store:
@@ -93,7 +139,7 @@ class Store:
         try:
             self.engine = create_engine(url, pool_pre_ping=True)
         except Exception as exc:  # bad URL or missing driver: say which
-            raise DigitrecError(f"cannot use database {url!r}: {exc}") from exc
+            raise DigitrecError(f"cannot use database {redact(url)}: {scrub(str(exc), url)}") from None
         if self.engine.dialect.name == "sqlite":
             _durable_sqlite(self.engine)
         self.sessions = sessionmaker(self.engine, expire_on_commit=False)
@@ -107,27 +153,41 @@ class Store:
         model_version: str,
         model_input: np.ndarray,
         image_png: bytes,
+        kind: str = "correction",
     ) -> Correction:
         row = Correction(
             created_at=dt.datetime.now(dt.UTC),
             label=label,
             predicted=predicted,
+            kind=kind,
             model=model,
             model_version=model_version,
             input=np.clip(np.round(np.asarray(model_input) * 255), 0, 255).astype(np.uint8).tobytes(),
             image_png=image_png,
         )
-        with self.sessions.begin() as session:
+        with self._reachable(), self.sessions.begin() as session:
             session.add(row)
         return row
 
-    def recent(self, limit: int = 100) -> list[Correction]:
-        with Session(self.engine) as session:
-            return list(session.scalars(select(Correction).order_by(Correction.id.desc()).limit(limit)))
+    def recent(self, limit: int = 100, offset: int = 0) -> list[Correction]:
+        """The newest corrections first, `limit` of them after skipping `offset`."""
+        query = select(Correction).order_by(Correction.id.desc()).offset(offset).limit(limit)
+        with self._reachable(), Session(self.engine) as session:
+            return list(session.scalars(query))
 
     def count(self) -> int:
-        with Session(self.engine) as session:
+        with self._reachable(), Session(self.engine) as session:
             return int(session.scalar(select(func.count()).select_from(Correction)) or 0)
+
+    @contextlib.contextmanager
+    def _reachable(self) -> Iterator[None]:
+        """Database errors as StoreUnavailable, whose message is safe to show; the cause is logged
+        without the URL's password."""
+        try:
+            yield
+        except SQLAlchemyError as exc:
+            log.warning("feedback database %s: %s", redact(self.url), scrub(str(exc).splitlines()[0], self.url))
+            raise StoreUnavailable(UNAVAILABLE) from None
 
     def ids(self) -> set[int]:
         with Session(self.engine) as session:
@@ -156,8 +216,5 @@ class Store:
 
 def open_store(url: str | None = None) -> Store:
     resolved = resolve_database_url(url)
-    try:
-        migrate(resolved)
-    except Exception as exc:  # connection refused, bad credentials, read-only file...
-        raise DigitrecError(f"cannot open the feedback database {resolved!r}: {exc}") from exc
+    migrate(resolved)
     return Store(resolved)

@@ -14,6 +14,8 @@ from python_multipart.multipart import MultipartParser, MultipartState, parse_op
 
 from digitrec.errors import InputError, TooLargeError
 
+MAX_BOUNDARY = 70
+
 
 @dataclass
 class Part:
@@ -35,6 +37,9 @@ def parse_form(body: bytes, content_type: str, max_parts: int) -> list[Part]:
     boundary = params.get(b"boundary")
     if not boundary:
         raise InputError("the multipart body has no boundary in its Content-Type header")
+    if len(boundary) > MAX_BOUNDARY:
+        # RFC 2046 allows 70 characters; python-multipart fails on longer ones with an untyped error.
+        raise InputError(f"the multipart boundary is {len(boundary)} characters; at most {MAX_BOUNDARY} are allowed")
     parts: list[Part] = []
     header_name, header_value = bytearray(), bytearray()
     headers: dict[bytes, bytes] = {}
@@ -81,7 +86,7 @@ def parse_form(body: bytes, content_type: str, max_parts: int) -> list[Part]:
     try:
         parser.write(body)
         parser.finalize()
-    except FormParserError as exc:
+    except (FormParserError, ValueError) as exc:
         raise InputError(f"the multipart body is malformed ({exc})") from exc
     if parser.state != MultipartState.END:
         raise InputError("the multipart body ends before its closing boundary: send the whole form")

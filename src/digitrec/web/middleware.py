@@ -1,12 +1,13 @@
-"""Pure ASGI middleware (no per-request task switching, unlike BaseHTTPMiddleware)."""
+"""Pure ASGI middleware (no per-request task switching, unlike BaseHTTPMiddleware): the body
+limit, metrics labelled by the matched route, and the security headers."""
 
 from __future__ import annotations
 
-import json
 import time
 from collections.abc import Awaitable, Callable, MutableMapping
 from typing import Any
 
+from digitrec.errors import TooLargeError
 from digitrec.web.metrics import Metrics
 
 Scope = MutableMapping[str, Any]
@@ -15,29 +16,32 @@ Receive = Callable[[], Awaitable[Message]]
 Send = Callable[[Message], Awaitable[None]]
 ASGIApp = Callable[[Scope, Receive, Send], Awaitable[None]]
 
-
-MEASURED_ROUTES = frozenset(
-    {
-        "/api/predict",
-        "/api/predict/batch",
-        "/api/read",
-        "/api/feedback",
-        "/predict",
-        "/api/models",
-        "/healthz",
-        "/metrics",
-    }
+# The page and the corrections page: only our own scripts and styles (elements styled from
+# script are allowed: that is CSSOM, not inline markup), images from data: URLs and canvases.
+PAGE_CSP = (
+    "default-src 'self'; script-src 'self'; style-src 'self'; img-src 'self' data: blob:; "
+    "connect-src 'self'; object-src 'none'; base-uri 'none'; form-action 'self'; frame-ancestors 'none'"
 )
+# /docs and /redoc start their bundled scripts from an inline <script>; ReDoc runs a blob: worker.
+DOCS_CSP = (
+    "default-src 'self'; script-src 'self' 'unsafe-inline'; style-src 'self' 'unsafe-inline'; "
+    "img-src 'self' data:; worker-src 'self' blob:; object-src 'none'; base-uri 'none'; frame-ancestors 'none'"
+)
+DOCS_PATHS = ("/docs", "/redoc")
 
 
-class BodyTooLarge(Exception):
-    pass
+class BodyTooLarge(TooLargeError):
+    def __init__(self, limit: int) -> None:
+        super().__init__(f"the request body is over the limit of {limit:,} bytes; send a smaller image")
 
 
 class LimitAndMeasure:
-    """Refuse bodies over `max_body_bytes` with 413 before reading them, and time every request.
+    """Refuse bodies over `max_body_bytes` with 413 as they are read, time every request, and add
+    the security headers.
 
-    The declared Content-Length is checked first; a chunked body is counted as it streams in.
+    The declared Content-Length is checked at the first read, before any byte of the body is
+    taken; a chunked body is counted as it streams in. BodyTooLarge is raised inside the route,
+    where the app's handler for DigitrecError answers it, so the metrics name the route.
     """
 
     def __init__(self, app: ASGIApp, max_body_bytes: int, metrics: Metrics) -> None:
@@ -50,48 +54,47 @@ class LimitAndMeasure:
             await self.app(scope, receive, send)
             return
         started = time.perf_counter()
-        # A fixed set of labels: arbitrary paths must not grow the metrics without bound.
-        route = scope["path"] if scope["path"] in MEASURED_ROUTES else "other"
         status = 500
         limit = self.max_body_bytes
-        for name, value in scope.get("headers", []):
-            if name == b"content-length" and value.isdigit() and int(value) > limit:
-                await _reply_413(send, limit)
-                self.metrics.observe(route, 413, time.perf_counter() - started)
-                return
+        declared = next((value for name, value in scope.get("headers", ()) if name == b"content-length"), b"")
         received = 0
 
         async def limited_receive() -> Message:
             nonlocal received
+            if declared.isdigit() and int(declared) > limit:
+                raise BodyTooLarge(limit)
             message = await receive()
             if message["type"] == "http.request":
                 received += len(message.get("body", b""))
                 if received > limit:
-                    raise BodyTooLarge
+                    raise BodyTooLarge(limit)
             return message
 
-        async def recording_send(message: Message) -> None:
+        async def guarded_send(message: Message) -> None:
             nonlocal status
             if message["type"] == "http.response.start":
                 status = message["status"]
+                message["headers"] = [*message.get("headers", ()), *security_headers(scope, message)]
             await send(message)
 
         try:
-            await self.app(scope, limited_receive, recording_send)
-        except BodyTooLarge:
-            status = 413
-            await _reply_413(send, limit)
+            await self.app(scope, limited_receive, guarded_send)
         finally:
-            self.metrics.observe(route, status, time.perf_counter() - started)
+            # The matched route's template (FastAPI sets scope["route"]): a bounded set of labels,
+            # whatever paths clients make up.
+            route = scope.get("route")
+            label = getattr(route, "path", None) or "other"
+            self.metrics.observe(label, status, time.perf_counter() - started)
 
 
-async def _reply_413(send: Send, limit: int) -> None:
-    body = json.dumps({"detail": f"the request body is over the limit of {limit:,} bytes; send a smaller image"})
-    await send(
-        {
-            "type": "http.response.start",
-            "status": 413,
-            "headers": [(b"content-type", b"application/json"), (b"content-length", str(len(body)).encode())],
-        }
-    )
-    await send({"type": "http.response.body", "body": body.encode()})
+def security_headers(scope: Scope, start: Message) -> list[tuple[bytes, bytes]]:
+    headers = [(b"x-content-type-options", b"nosniff")]
+    content_type = next((value for name, value in start.get("headers", ()) if name.lower() == b"content-type"), b"")
+    if content_type.startswith(b"text/html"):
+        csp = DOCS_CSP if str(scope.get("path", "")).startswith(DOCS_PATHS) else PAGE_CSP
+        headers += [
+            (b"content-security-policy", csp.encode()),
+            (b"x-frame-options", b"DENY"),
+            (b"referrer-policy", b"same-origin"),
+        ]
+    return headers

@@ -1,44 +1,181 @@
-"""Request and response schemas, named by role. They document the API (OpenAPI at /docs);
-requests are parsed by hand in `inputs` because one endpoint takes multipart and JSON alike."""
+"""Request and response schemas, named by role. The request models are what validates a JSON
+body (and a form's text fields), so the OpenAPI document at /docs is what the server checks.
+
+Size limits depend on the settings: they come in the validation context
+(`PredictRequest.model_validate(data, context=settings)`).
+"""
 
 from __future__ import annotations
 
-from pydantic import BaseModel, Field
+from typing import Annotated, Any, Literal
+
+from pydantic import BaseModel, BeforeValidator, Field, ValidationError, ValidationInfo, model_validator
+
+from digitrec.errors import TooLargeError
+
+
+def _no_bool(value: Any) -> Any:
+    # JSON true is not the number 1 here; pydantic's lax mode would take it as one.
+    if isinstance(value, bool):
+        raise ValueError("must be a number, not true or false")
+    return value
+
+
+Digit = Annotated[int, BeforeValidator(_no_bool), Field(ge=0, le=9)]
+Number = Annotated[float, BeforeValidator(_no_bool), Field(allow_inf_nan=False)]
+Point = tuple[Number, Number]
+
+# What each field must be, in the words a client needs; used for pydantic's generic complaints.
+FIELD_HELP = {
+    "image": "must be a string: a data URL (data:image/png;base64,...) or base64 of an image file",
+    "pixels": "must be a non-empty 2-D array: a list of rows of numbers from 0 to 255",
+    "strokes": "must be a list of strokes, each a list of [x, y] points with finite numbers",
+    "width": "must be the canvas width in pixels, a whole number",
+    "height": "must be the canvas height in pixels, a whole number",
+    "line_width": "must be the pen width in pixels, a positive number",
+    "top_k": "must be a whole number from 1 to 10",
+    "model": 'must be a model name such as "cnn" (see /api/models)',
+    "include_input": "must be true or false",
+    "explain": "must be true or false",
+    "label": "must be a digit from 0 to 9",
+    "predicted": "must be a digit from 0 to 9",
+    "kind": 'must be "correction" or "confirmation"',
+    "items": "must be a non-empty list of drawings, each an object with `image`, `pixels` or `strokes`",
+}
 
 
 class PredictOptions(BaseModel):
     model: str | None = Field(None, description="model name from /api/models; default: the server's default")
-    top_k: int = Field(3, ge=1, le=10, description="how many of the most likely digits to list in `top`")
+    top_k: Annotated[int, BeforeValidator(_no_bool)] = Field(
+        3, ge=1, le=10, description="how many of the most likely digits to list in `top`"
+    )
     include_input: bool = Field(False, description="also return the 28x28 image the model saw")
     explain: bool = Field(False, description="also return a heatmap of what the answer rests on")
 
 
-class PredictRequest(PredictOptions):
+class Drawing(BaseModel):
     """Exactly one of `image`, `pixels` or `strokes`."""
 
     image: str | None = Field(
         None, description="a data URL (data:image/png;base64,...) or base64 of a PNG, JPEG, WebP, BMP or GIF"
     )
-    pixels: list[list[float]] | None = Field(None, description="2-D grayscale array, values 0-255")
-    strokes: list[list[list[float]]] | None = Field(None, description="strokes, each a list of [x, y] points")
-    width: int | None = Field(None, description="canvas width in pixels (with `strokes`)")
-    height: int | None = Field(None, description="canvas height in pixels (with `strokes`)")
-    line_width: float | None = Field(None, description="pen width in pixels (with `strokes`; default size/16)")
+    pixels: list[Annotated[list[Annotated[Number, Field(ge=0, le=255)]], Field(min_length=1)]] | None = Field(
+        None, min_length=1, description="2-D grayscale array, values 0-255 (or 0-1)"
+    )
+    strokes: list[list[Point]] | None = Field(None, description="strokes, each a list of [x, y] points")
+    width: int | None = Field(None, ge=1, description="canvas width in pixels (with `strokes`)")
+    height: int | None = Field(None, ge=1, description="canvas height in pixels (with `strokes`)")
+    line_width: float | None = Field(
+        None, gt=0, allow_inf_nan=False, description="pen width in pixels (with `strokes`; default size/16)"
+    )
+
+    @model_validator(mode="before")
+    @classmethod
+    def _exactly_one_and_within_budget(cls, data: Any, info: ValidationInfo) -> Any:
+        if not isinstance(data, dict):
+            raise ValueError("a drawing must be an object with `image`, `pixels` or `strokes`")
+        present = [key for key in ("image", "pixels", "strokes") if data.get(key) is not None]
+        if len(present) != 1:
+            raise ValueError(
+                "send exactly one of `image` (data URL or base64), `pixels` (2-D array) "
+                "or `strokes` (with `width` and `height`)"
+            )
+        image = data.get("image")
+        if isinstance(image, str) and image.startswith("data:") and "," not in image:
+            raise ValueError("`image` is a data URL without its data: data:image/png;base64,<base64 of the file>")
+        strokes = data.get("strokes")
+        if isinstance(strokes, list) and info.context is not None:
+            # Counted before pydantic builds 20,000 tuples, so that a huge list is refused cheaply.
+            limit = info.context.max_stroke_points
+            total = sum(len(s) for s in strokes if isinstance(s, list))
+            if total > limit:
+                raise TooLargeError(f"`strokes` has {total:,} points; at most {limit:,} are accepted")
+        return data
+
+    @model_validator(mode="after")
+    def _canvas_is_sane(self, info: ValidationInfo) -> Drawing:
+        if self.strokes is None:
+            return self
+        if self.width is None or self.height is None:
+            raise ValueError("`strokes` needs `width` and `height`, the canvas size in pixels")
+        side = info.context.max_canvas_side if info.context is not None else 4096
+        if max(self.width, self.height) > side:
+            raise ValueError(f"the canvas is {self.width}x{self.height}; each side must be at most {side} pixels")
+        longest = max(self.width, self.height)
+        if self.line_width is not None and self.line_width > longest / 4:
+            raise ValueError(
+                f"`line_width` {self.line_width:g} is too wide for a {self.width}x{self.height} canvas: "
+                f"at most a quarter of its longest side ({longest / 4:g} px)"
+            )
+        return self
+
+
+class PredictRequest(PredictOptions, Drawing):
+    """One drawing (exactly one of `image`, `pixels` or `strokes`) and the answer's options."""
 
 
 class BatchRequest(PredictOptions):
-    items: list[PredictRequest] = Field(..., description="drawings, each in any single-image form")
+    items: list[Drawing] = Field(..., min_length=1, description="drawings, each in any single-image form")
+
+    @model_validator(mode="before")
+    @classmethod
+    def _at_most_max_batch(cls, data: Any, info: ValidationInfo) -> Any:
+        items = data.get("items") if isinstance(data, dict) else None
+        if isinstance(items, list) and info.context is not None and len(items) > info.context.max_batch:
+            raise TooLargeError(f"{len(items)} items; at most {info.context.max_batch} per batch")
+        return data
 
 
-class FeedbackRequest(PredictRequest):
-    label: int = Field(..., ge=0, le=9, description="the digit the drawing really is")
-    predicted: int | None = Field(None, ge=0, le=9, description="what the model read, if it read something")
+class FeedbackOptions(PredictOptions):
+    label: Digit = Field(..., description="the digit the drawing really is")
+    predicted: Digit | None = Field(None, description="what the model read, if it read something")
+    kind: Literal["correction", "confirmation"] = Field(
+        "correction",
+        description='"correction": the model was wrong; "confirmation": it was right (then `label` may '
+        "equal `predicted`)",
+    )
+
+    @model_validator(mode="after")
+    def _a_correction_corrects(self) -> FeedbackOptions:
+        if self.kind == "correction" and self.predicted is not None and self.label == self.predicted:
+            raise ValueError(
+                f"`label` {self.label} equals `predicted`: that is no correction. To say the model "
+                'was right, send "kind": "confirmation"'
+            )
+        return self
+
+
+class FeedbackRequest(FeedbackOptions, Drawing):
+    """A drawing, the digit it really is, and what the model read."""
+
+
+def describe(error: ValidationError) -> str:
+    """Pydantic's errors as one line for `detail`: where, and what it must be."""
+    return "; ".join(describe_one(item) for item in error.errors(include_url=False, include_input=False))
+
+
+def describe_one(item: Any) -> str:
+    loc = [part for part in item.get("loc", ()) if part != "body"]
+    prefix = ""
+    if len(loc) >= 2 and loc[0] == "items" and isinstance(loc[1], int):
+        prefix, loc = f"item {loc[1]}: ", loc[2:]
+    field = str(loc[0]) if loc else ""
+    message = str(item.get("msg", "invalid value"))
+    if item.get("type") == "value_error" and field not in FIELD_HELP:
+        return prefix + message.removeprefix("Value error, ")
+    if item.get("type") == "missing":
+        return prefix + f"`{field}` is required" + (f" ({FIELD_HELP[field]})" if field in FIELD_HELP else "")
+    if field in FIELD_HELP:
+        return prefix + f"`{field}` {FIELD_HELP[field]}"
+    where = ".".join(str(part) for part in loc)
+    return prefix + (f"{where}: {message}" if where else message)
 
 
 class FeedbackOut(BaseModel):
     id: int
     label: int
     predicted: int | None
+    kind: Literal["correction", "confirmation"]
     model: str
     model_version: str
     created_at: str
@@ -49,42 +186,13 @@ class Candidate(BaseModel):
     probability: float
 
 
-class PredictionOut(BaseModel):
+class ReadingOut(BaseModel):
     digit: int = Field(..., description="the digit read")
     confidence: float = Field(..., description="its probability")
     probabilities: list[float] = Field(..., description="probability of each digit 0-9")
     top: list[Candidate] = Field(..., description="the `top_k` most likely digits")
-    model: str
-    model_version: str
-    input: list[list[float]] | None = Field(None, description="the 28x28 model input, when asked")
-    explanation: ExplanationOut | None = Field(None, description="why, when `explain` is true")
-    elapsed_ms: float = Field(..., description="server time for this request")
-
-
-class BatchItemOut(BaseModel):
-    digit: int
-    confidence: float
-    probabilities: list[float]
-    top: list[Candidate]
-
-
-class BatchOut(BaseModel):
-    predictions: list[BatchItemOut]
-    model: str
-    model_version: str
-    elapsed_ms: float
-
-
-class ReadDigitOut(BatchItemOut):
-    box: list[int] = Field(..., description="[x, y, width, height] of the digit in the drawing's pixels")
-
-
-class ReadOut(BaseModel):
-    text: str = Field(..., description="the number read, left to right")
-    digits: list[ReadDigitOut]
-    model: str
-    model_version: str
-    elapsed_ms: float
+    uncertain: bool = Field(..., description="the model is not sure: the top probability is under its threshold")
+    not_a_digit: bool = Field(..., description="the drawing looks like no digit at all")
 
 
 class RunnerUp(BaseModel):
@@ -98,6 +206,33 @@ class ExplanationOut(BaseModel):
     method: str
 
 
+class PredictionOut(ReadingOut):
+    model: str
+    model_version: str
+    input: list[list[float]] | None = Field(None, description="the 28x28 model input, when asked")
+    explanation: ExplanationOut | None = Field(None, description="why, when `explain` is true")
+    elapsed_ms: float = Field(..., description="server time for this request")
+
+
+class BatchOut(BaseModel):
+    predictions: list[ReadingOut]
+    model: str
+    model_version: str
+    elapsed_ms: float
+
+
+class ReadDigitOut(ReadingOut):
+    box: list[int] = Field(..., description="[x, y, width, height] of the digit in the drawing's pixels")
+
+
+class ReadOut(BaseModel):
+    text: str = Field(..., description="the number read, left to right")
+    digits: list[ReadDigitOut]
+    model: str
+    model_version: str
+    elapsed_ms: float
+
+
 class ModelOut(BaseModel):
     name: str
     description: str
@@ -105,6 +240,13 @@ class ModelOut(BaseModel):
     parameters: int | None
     version: str
     default: bool
+
+
+class HealthOut(BaseModel):
+    status: str
+    models: list[str]
+    default_model: str
+    version: str
 
 
 class ErrorOut(BaseModel):

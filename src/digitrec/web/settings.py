@@ -1,15 +1,14 @@
-"""One Settings object, read from flags and DIGITREC_* environment variables."""
+"""One Settings object, read from flags and DIGITREC_* environment variables (pydantic-settings)."""
 
 from __future__ import annotations
 
 import os
-from dataclasses import dataclass, field, fields
+from typing import Annotated, Any
+
+from pydantic import Field, field_validator
+from pydantic_settings import BaseSettings, NoDecode, SettingsConfigDict
 
 from digitrec.checkpoint import DEFAULT_MODEL, shipped_models
-
-
-def _models_default() -> list[str]:
-    return shipped_models()
 
 
 def available_cores() -> int:
@@ -20,44 +19,53 @@ def available_cores() -> int:
         return os.cpu_count() or 1
 
 
-@dataclass
-class Settings:
+class Settings(BaseSettings):
+    model_config = SettingsConfigDict(env_prefix="DIGITREC_", extra="ignore")
+
     host: str = "127.0.0.1"
     port: int = 8000
     # Requests are CPU-bound (decode, preprocess, model on one thread each), so one worker
     # process per core is the fastest; 2 cores give twice the requests/s of 1 (BENCHMARKS.md).
-    workers: int = field(default_factory=available_cores)
+    workers: int = Field(default_factory=available_cores, ge=1)
     default_model: str = DEFAULT_MODEL
     # Names of shipped models or checkpoint folders to serve; the first one is the default.
-    models: list[str] = field(default_factory=_models_default)
+    # NoDecode: the variable is a comma-separated list, not JSON.
+    models: Annotated[list[str], NoDecode] = Field(default_factory=shipped_models)
     max_body_bytes: int = 2 * 1024 * 1024
     max_batch: int = 256
-    max_pixels: int = 4096 * 4096
+    max_pixels: int = 4096 * 4096  # decoded pixels in one image
+    # All the images of one batch together: 256 canvases of 280x280 are 20 Mpx.
+    max_batch_pixels: int = 64 * 1024 * 1024
+    # Strokes JSON: the page sends at most ~1000x600 with a pen of 2-40 px and a few thousand points.
+    max_canvas_side: int = 4096
+    max_stroke_points: int = 20_000
     threads: int = 1  # ONNX Runtime threads per request
     # Where corrections are stored (see digitrec.feedback); empty: a SQLite file in the user data folder.
     database_url: str = ""
-    # The /feedback page is on only when a token is set; requests must carry it.
+    # The /feedback page is on only when a token (16 characters or more) is set.
     admin_token: str = ""
+    feedback_page_size: int = Field(50, ge=1, le=500)
+    # Per-client limit on POST /api/feedback, in the `limits` notation ("30/minute"); empty: off.
+    feedback_rate_limit: str = ""
+    metrics_enabled: bool = True
+    # Slow clients: a request's headers and body must arrive within this many seconds.
+    request_timeout: float = Field(20.0, gt=0)
+    keep_alive_timeout: float = Field(5.0, gt=0)
+    # Open connections per worker; beyond it uvicorn answers 503.
+    max_connections: int = Field(512, ge=1)
+
+    @field_validator("models", mode="before")
+    @classmethod
+    def _comma_separated(cls, value: Any) -> Any:
+        return [name for name in value.split(",") if name] if isinstance(value, str) else value
 
     @classmethod
     def from_env(cls, **overrides: object) -> Settings:
         """DIGITREC_PORT=9000 and so on; explicit overrides (from CLI flags) win."""
-        values: dict[str, object] = {}
-        for spec in fields(cls):
-            raw = os.environ.get(f"DIGITREC_{spec.name.upper()}")
-            if raw is None:
-                continue
-            if spec.name == "models":
-                values[spec.name] = [name for name in raw.split(",") if name]
-            elif spec.type in ("int", int):
-                values[spec.name] = int(raw)
-            else:
-                values[spec.name] = raw
-        values.update({key: value for key, value in overrides.items() if value is not None})
-        return cls(**values)  # type: ignore[arg-type]
+        return cls(**{key: value for key, value in overrides.items() if value is not None})  # type: ignore[arg-type]
 
     def to_env(self) -> dict[str, str]:
         """The inverse of from_env, so worker processes started by uvicorn build the same app."""
-        env = {f"DIGITREC_{spec.name.upper()}": str(getattr(self, spec.name)) for spec in fields(self)}
+        env = {f"DIGITREC_{name.upper()}": str(value) for name, value in self.model_dump().items()}
         env["DIGITREC_MODELS"] = ",".join(self.models)
         return env

@@ -1,0 +1,1 @@
+"""The API by area, one APIRouter each: prediction, numbers, feedback, pages and meta."""

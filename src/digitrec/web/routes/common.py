@@ -1,0 +1,257 @@
+"""What the routers share: dependencies (predictor registry, settings, store, metrics), reading a
+request that may be JSON or a multipart form, decoding its drawings within budget, and answers."""
+
+from __future__ import annotations
+
+import time
+from collections.abc import Iterator
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Annotated, Any
+
+import numpy as np
+import orjson
+from fastapi import Depends, HTTPException, Request
+from fastapi.responses import Response
+from limits import RateLimitItem, parse
+from limits.storage import MemoryStorage
+from limits.strategies import MovingWindowRateLimiter
+from PIL import Image
+from pydantic import BaseModel
+
+from digitrec.decode import Budget, decode_image
+from digitrec.errors import DigitrecError, EmptyDrawingError, InputError, StoreUnavailable, TooLargeError
+from digitrec.feedback import UNAVAILABLE, Store
+from digitrec.inference import Predictor, Reading
+from digitrec.preprocess import preprocess
+from digitrec.web import schemas
+from digitrec.web.forms import parse_form
+from digitrec.web.inputs import picture_from_drawing, picture_size
+from digitrec.web.metrics import Metrics
+from digitrec.web.settings import Settings
+
+ERRORS: dict[int | str, dict[str, Any]] = {
+    code: {"model": schemas.ErrorOut, "description": text}
+    for code, text in {
+        404: "unknown model",
+        413: "body, image, batch or drawing over a size limit",
+        415: "unsupported content type or image format",
+        422: "unreadable image, nothing drawn, malformed JSON or wrong values",
+    }.items()
+}
+
+
+@dataclass
+class Registry:
+    """The models this server answers with, by the name clients use (never a file path)."""
+
+    models: dict[str, Predictor]
+    default: str
+
+    @classmethod
+    def of(cls, predictors: dict[str, Predictor], wanted_default: str) -> Registry:
+        # A checkpoint folder is named by its last part: its path is nobody's business.
+        models = {public_name(name): p for name, p in predictors.items()}
+        default = public_name(wanted_default) if public_name(wanted_default) in models else next(iter(models))
+        return cls(models, default)
+
+    def get(self, name: str | None) -> tuple[str, Predictor]:
+        chosen = name or self.default
+        if chosen not in self.models:
+            raise HTTPException(
+                404, f"unknown model {chosen!r}: choose one of {', '.join(self.models)} (see /api/models)"
+            )
+        return chosen, self.models[chosen]
+
+
+class Throttle:
+    """At most `rule` (the `limits` notation: "30/minute") per key, in this worker's memory;
+    an empty rule lets everything through."""
+
+    def __init__(self, rule: str) -> None:
+        try:
+            self.item: RateLimitItem | None = parse(rule) if rule else None
+        except ValueError as exc:
+            raise DigitrecError(f'cannot read the rate limit {rule!r}: write it like "30/minute"') from exc
+        self.limiter = MovingWindowRateLimiter(MemoryStorage())
+
+    def allow(self, key: str) -> bool:
+        return self.item is None or self.limiter.hit(self.item, key)
+
+    def seconds_to_wait(self, key: str) -> int:
+        if self.item is None:
+            return 0
+        reset = self.limiter.get_window_stats(self.item, key).reset_time
+        return max(1, int(reset - time.time()) + 1)
+
+
+def client_key(request: Request) -> str:
+    return request.client.host if request.client else "unknown"
+
+
+def public_name(reference: str) -> str:
+    return Path(reference).name if ("/" in reference or "\\" in reference) else reference
+
+
+def get_settings(request: Request) -> Settings:
+    settings: Settings = request.app.state.settings
+    return settings
+
+
+def get_registry(request: Request) -> Registry:
+    registry: Registry = request.app.state.registry
+    return registry
+
+
+def get_metrics(request: Request) -> Metrics:
+    metrics: Metrics = request.app.state.metrics
+    return metrics
+
+
+def get_store(request: Request) -> Store:
+    store: Store | None = request.app.state.store
+    if store is None:  # the database could not be opened at start; reading digits still works
+        raise StoreUnavailable(UNAVAILABLE)
+    return store
+
+
+SettingsDep = Annotated[Settings, Depends(get_settings)]
+RegistryDep = Annotated[Registry, Depends(get_registry)]
+MetricsDep = Annotated[Metrics, Depends(get_metrics)]
+StoreDep = Annotated[Store, Depends(get_store)]
+
+
+@dataclass
+class Submission:
+    """A request's options and its drawings: validated JSON drawings or uploaded file bytes."""
+
+    options: Any  # an instance of the options model the route asked for
+    drawings: list[schemas.Drawing | bytes]
+
+
+async def read_submission(
+    request: Request, settings: Settings, options_model: type[BaseModel], json_model: type[BaseModel], many: bool
+) -> Submission:
+    """JSON validated by `json_model`, or a multipart form whose text fields `options_model`
+    validates; pydantic's ValidationError and InputError become 422 in the app's handlers."""
+    content_type = request.headers.get("content-type", "").split(";")[0].strip().lower()
+    if content_type == "multipart/form-data":
+        parts = parse_form(await request.body(), request.headers["content-type"], max_parts=settings.max_batch + 20)
+        images: list[schemas.Drawing | bytes] = [
+            bytes(p.data) for p in parts if p.name == "image" and p.filename is not None
+        ]
+        if not images:
+            raise InputError("the form has no file field named `image`")
+        if not many and len(images) > 1:
+            raise InputError("send one `image` here, or several to /api/predict/batch")
+        if len(images) > settings.max_batch:
+            raise TooLargeError(f"{len(images)} images; at most {settings.max_batch} per batch")
+        fields = {p.name: p.text for p in parts if p.filename is None}
+        return Submission(options_model.model_validate(fields, context=settings), images)
+    if content_type not in ("application/json", ""):
+        raise HTTPException(
+            415,
+            f"unsupported content type {content_type!r}: send application/json or "
+            "multipart/form-data with a file field `image`",
+        )
+    payload = parse_json(await request.body())
+    if not isinstance(payload, dict):
+        raise InputError("the JSON body must be an object")
+    validated = json_model.model_validate(payload, context=settings)
+    drawings: list[schemas.Drawing | bytes] = list(getattr(validated, "items", None) or [validated])
+    return Submission(validated, drawings)
+
+
+def parse_json(body: bytes) -> Any:
+    if not body:
+        raise InputError("the request body is empty: send JSON or a multipart form with `image`")
+    try:
+        return orjson.loads(body)
+    except orjson.JSONDecodeError as exc:
+        raise InputError(f"malformed JSON ({exc})") from exc
+
+
+def pictures(submission: Submission, settings: Settings) -> Iterator[Image.Image | np.ndarray]:
+    """Each drawing decoded in turn (one decoded image in memory at a time), within the batch's
+    total pixel budget; errors name the item in a batch."""
+    many = len(submission.drawings) > 1
+    budget = decoding_budget(settings)
+    spent = 0
+    for index, drawing in enumerate(submission.drawings):
+        try:
+            if isinstance(drawing, bytes):
+                picture = decode_image(drawing, budget=budget)
+            else:
+                picture = picture_from_drawing(drawing, budget)
+        except InputError as exc:
+            raise type(exc)(f"item {index}: {exc}" if many else str(exc)) from None
+        spent += picture_size(picture)
+        if many and spent > settings.max_batch_pixels:
+            raise TooLargeError(
+                f"item {index}: the batch's images add up to more than {settings.max_batch_pixels:,} pixels"
+            )
+        yield picture
+
+
+def decoding_budget(settings: Settings) -> Budget:
+    """The decoder's budget with the limits these settings change; the rest keep decode's defaults."""
+    return Budget(
+        max_pixels=settings.max_pixels, max_side=settings.max_canvas_side, max_points=settings.max_stroke_points
+    )
+
+
+def model_inputs(submission: Submission, settings: Settings) -> np.ndarray:
+    """(N, 28, 28): each drawing preprocessed right after it is decoded."""
+    many = len(submission.drawings) > 1
+    inputs = []
+    for index, picture in enumerate(pictures(submission, settings)):
+        try:
+            inputs.append(preprocess(picture))
+        except EmptyDrawingError:
+            raise EmptyDrawingError(f"{f'item {index}: ' if many else ''}nothing drawn: draw a digit first") from None
+    return np.stack(inputs)
+
+
+def reading_body(model: str, reading: Reading, top_k: int, metrics: Metrics) -> dict[str, Any]:
+    probabilities = reading.probabilities
+    order = np.argsort(-probabilities)[:top_k]
+    metrics.predictions.labels(model, str(reading.digit)).inc()
+    return {
+        "digit": reading.digit,
+        "confidence": round(reading.confidence, 6),
+        "probabilities": [round(float(p), 6) for p in probabilities],
+        "top": [{"digit": int(d), "probability": round(float(probabilities[d]), 6)} for d in order],
+        "uncertain": bool(reading.uncertain),
+        "not_a_digit": bool(reading.not_a_digit),
+    }
+
+
+def answer(body: dict[str, Any], model: str, predictor: Predictor, started: float) -> Response:
+    """The common tail of every reading: which model answered, and how long it took."""
+    body.update(model=model, model_version=predictor.version)
+    body["elapsed_ms"] = round((time.perf_counter() - started) * 1000, 3)
+    return Response(orjson.dumps(body), media_type="application/json")
+
+
+def request_body(json_model: type[BaseModel], form_model: type[BaseModel], many: bool = False) -> dict[str, Any]:
+    """OpenAPI for an endpoint that takes JSON (`json_model`, a component schema) or a multipart
+    form with `image` (one or several) and the text fields of `form_model`."""
+    image: dict[str, Any] = {"type": "string", "format": "binary"}
+    form = form_model.model_json_schema()
+    properties = {"image": {"type": "array", "items": image, "minItems": 1} if many else image}
+    properties |= form.get("properties", {})
+    return {
+        "requestBody": {
+            "required": True,
+            "content": {
+                "application/json": {"schema": {"$ref": f"#/components/schemas/{json_model.__name__}"}},
+                "multipart/form-data": {
+                    "schema": {
+                        "type": "object",
+                        "required": ["image", *form.get("required", [])],
+                        "properties": properties,
+                    }
+                },
+            },
+        }
+    }

@@ -1,0 +1,178 @@
+"""Corrections: storing them (POST /api/feedback) and the admin's page of them (/feedback)."""
+
+from __future__ import annotations
+
+import asyncio
+from typing import Annotated
+
+from fastapi import APIRouter, HTTPException, Query, Request
+from fastapi.concurrency import run_in_threadpool
+from fastapi.responses import HTMLResponse, JSONResponse, RedirectResponse, Response
+
+from digitrec.errors import EmptyDrawingError, InputError
+from digitrec.feedback import Correction, Store, drawing_png
+from digitrec.inference import Predictor
+from digitrec.preprocess import preprocess
+from digitrec.web import schemas
+from digitrec.web.admin import COOKIE, STYLE, render_corrections, render_login, same, session_value
+from digitrec.web.routes.common import (
+    ERRORS,
+    MetricsDep,
+    RegistryDep,
+    SettingsDep,
+    StoreDep,
+    Submission,
+    client_key,
+    pictures,
+    read_submission,
+    request_body,
+)
+from digitrec.web.settings import Settings
+
+router = APIRouter(tags=["feedback"])
+FAILED_LOGIN_DELAY = 1.0  # seconds added to every wrong token, on top of the per-client limit
+
+
+@router.post(
+    "/api/feedback",
+    status_code=201,
+    response_model=schemas.FeedbackOut,
+    responses={
+        **ERRORS,
+        429: {"model": schemas.ErrorOut, "description": "too many corrections from this client (when limited)"},
+        503: {"model": schemas.ErrorOut, "description": "feedback store unavailable"},
+    },  # type: ignore[dict-item]
+    openapi_extra=request_body(schemas.FeedbackRequest, schemas.FeedbackOptions),
+    summary="Store a correction (the digit a drawing really is) or a confirmation that the model was right",
+)
+async def feedback(
+    request: Request, settings: SettingsDep, registry: RegistryDep, metrics: MetricsDep, store: StoreDep
+) -> Response:
+    throttle = request.app.state.feedback_throttle
+    if not throttle.allow(client_key(request)):
+        wait = throttle.seconds_to_wait(client_key(request))
+        raise HTTPException(
+            429,
+            f"too many corrections from this address (at most {settings.feedback_rate_limit}); try again in {wait} s",
+            headers={"Retry-After": str(wait)},
+        )
+    submission = await read_submission(request, settings, schemas.FeedbackOptions, schemas.FeedbackRequest, False)
+    name, predictor = registry.get(submission.options.model)
+    # Decoding, preprocessing, the PNG and the database write are all blocking work.
+    row = await run_in_threadpool(store_correction, submission, settings, store, name, predictor)
+    metrics.feedback.labels(str(row.label)).inc()
+    body = {
+        "id": row.id,
+        "label": row.label,
+        "predicted": row.predicted,
+        "kind": row.kind,
+        "model": name,
+        "model_version": row.model_version,
+        "created_at": row.created_at.isoformat(),
+    }
+    return JSONResponse(body, status_code=201)
+
+
+def store_correction(
+    submission: Submission, settings: Settings, store: Store, name: str, predictor: Predictor
+) -> Correction:
+    picture = next(pictures(submission, settings))
+    try:
+        model_input = preprocess(picture)
+    except EmptyDrawingError:
+        raise EmptyDrawingError("nothing drawn: draw a digit first") from None
+    try:
+        image_png = drawing_png(picture)
+    except (ValueError, OSError) as exc:  # a pixel format Pillow cannot convert
+        raise InputError("this image's pixel format cannot be stored: send an 8-bit PNG or JPEG") from exc
+    options = submission.options
+    return store.add(
+        label=options.label,
+        predicted=options.predicted,
+        kind=options.kind,
+        model=name,
+        model_version=predictor.version,
+        model_input=model_input,
+        image_png=image_png,
+    )
+
+
+@router.get("/feedback", response_class=HTMLResponse, include_in_schema=False)
+async def feedback_page(
+    request: Request, settings: SettingsDep, store: StoreDep, page: Annotated[int, Query(ge=1, le=1_000_000)] = 1
+) -> Response:
+    await authorized(request, settings)
+    size = settings.feedback_page_size
+    rows = await run_in_threadpool(store.recent, size, (page - 1) * size)
+    total = await run_in_threadpool(store.count)
+    return HTMLResponse(await run_in_threadpool(render_corrections, rows, total, page, size))
+
+
+@router.post("/feedback/login", include_in_schema=False)
+async def login(request: Request, settings: SettingsDep) -> Response:
+    page_is_on(settings)
+    form = await request.form(max_files=0, max_fields=5)
+    given = form.get("token")
+    if not isinstance(given, str) or not same(given, settings.admin_token):
+        await refuse(request, "wrong token")
+    response = RedirectResponse("/feedback", status_code=303)
+    response.set_cookie(
+        COOKIE,
+        session_value(settings.admin_token),
+        httponly=True,
+        samesite="strict",
+        secure=request.url.scheme == "https",
+        path="/feedback",
+    )
+    return response
+
+
+@router.get("/feedback/style.css", include_in_schema=False)
+async def feedback_style() -> Response:
+    return Response(STYLE, media_type="text/css")
+
+
+def page_is_on(settings: Settings) -> None:
+    if not settings.admin_token:
+        raise HTTPException(404, "the corrections page is off: set DIGITREC_ADMIN_TOKEN to turn it on")
+
+
+async def authorized(request: Request, settings: Settings) -> None:
+    """The token in an `Authorization: Bearer` header, or the cookie the login form sets; never
+    in the URL, where logs and browser history would keep it."""
+    page_is_on(settings)
+    header = request.headers.get("authorization", "")
+    cookie = request.cookies.get(COOKIE, "")
+    if header.startswith("Bearer ") and same(header.removeprefix("Bearer ").strip(), settings.admin_token):
+        return
+    if cookie and same(cookie, session_value(settings.admin_token)):
+        return
+    if header or cookie:
+        await refuse(request, "wrong token")
+    raise unauthorized(request, "the corrections page needs the admin token (a Bearer header or the login form)")
+
+
+async def refuse(request: Request, why: str) -> None:
+    """A wrong token: slowed down, and at most a few tries a minute from one address."""
+    throttle = request.app.state.login_throttle
+    if not throttle.allow(client_key(request)):
+        raise HTTPException(429, "too many wrong tokens from this address: wait a minute")
+    await asyncio.sleep(FAILED_LOGIN_DELAY)
+    raise unauthorized(request, why)
+
+
+def unauthorized(request: Request, message: str) -> Exception:
+    if "text/html" in request.headers.get("accept", ""):
+        return HTMLLogin(message)
+    return HTTPException(401, message, headers={"WWW-Authenticate": "Bearer"})
+
+
+class HTMLLogin(Exception):
+    """A browser without the token: answered 401 with the login form (see app.py's handler)."""
+
+    def __init__(self, message: str) -> None:
+        self.message = message
+
+
+def login_page(message: str) -> HTMLResponse:
+    return HTMLResponse(render_login(message), status_code=401)
