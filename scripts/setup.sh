@@ -24,11 +24,13 @@ fi
 if [ "$profile" = "dev" ]; then
   # Debian's packages for the tests: Chromium (Playwright cannot download its own browsers here)
   # and a PostgreSQL server (the feedback tests start a throwaway cluster of their own); and
-  # wrk, the load generator of `make bench`.
+  # wrk, the load generator of `make bench`; nginx, the balancer of the scale-out test
+  # (tests/test_scale_out.py starts its own, on a free port, from deploy/nginx.conf).
   packages=()
   [ -x "${DIGITREC_CHROMIUM:-/usr/bin/chromium}" ] || packages+=(chromium fonts-dejavu-core)
   compgen -G "/usr/lib/postgresql/*/bin/initdb" >/dev/null || packages+=(postgresql)
   command -v wrk >/dev/null || packages+=(wrk)
+  [ -x /usr/sbin/nginx ] || command -v nginx >/dev/null || packages+=(nginx)
   if [ "${#packages[@]}" -gt 0 ]; then
     if [ "$(id -u)" = "0" ]; then apt_get="apt-get"; else apt_get="sudo apt-get"; fi
     $apt_get update -qq
