@@ -1,56 +1,171 @@
-"""The event loop `digitrec serve` runs: one new connection per turn, so workers share them."""
+"""How `digitrec serve` treats connections, over real sockets: TCP_NODELAY on each, a socket per
+worker sharing the port, slow clients dropped, open connections capped, clients that leave."""
 
 from __future__ import annotations
 
 import asyncio
 import socket
+import subprocess
+import sys
 import threading
-from typing import Any
+import time
+from collections.abc import Iterator
+from pathlib import Path
 
-from digitrec.web.server import FairAcceptLoop
+import httpx
+import pytest
+import uvicorn
+
+from conftest import free_port, start_server
+from digitrec.web.server import listening_socket, uvicorn_config
+from digitrec.web.settings import Settings
 
 
-def test_the_loop_accepts_one_waiting_connection_per_turn() -> None:
-    turns: list[int] = []
+async def hello(scope: dict, receive: object, send: object) -> None:
+    assert scope["type"] == "http"
+    await send({"type": "http.response.start", "status": 200, "headers": []})  # type: ignore[operator]
+    await send({"type": "http.response.body", "body": b"hi"})  # type: ignore[operator]
 
-    class CountingLoop(FairAcceptLoop):
-        def _accept_connection(self, protocol_factory: Any, sock: Any, *args: Any, **kwargs: Any) -> None:
-            turns.append(1)
-            super()._accept_connection(protocol_factory, sock, *args, **kwargs)
 
-    accepted: list[asyncio.BaseTransport] = []
-
-    class Recorder(asyncio.Protocol):
-        def connection_made(self, transport: asyncio.BaseTransport) -> None:
-            accepted.append(transport)
-
-    async def connect_five_at_once() -> None:
-        server = await asyncio.get_running_loop().create_server(Recorder, "127.0.0.1", 0)
-        port = server.sockets[0].getsockname()[1]
-        # The kernel completes all five handshakes before the loop looks at the socket again.
-        clients = [socket.create_connection(("127.0.0.1", port)) for _ in range(5)]
-        for _ in range(500):
-            if len(accepted) == 5:
-                break
-            await asyncio.sleep(0.01)
-        for client in clients:
-            client.close()
-        for transport in accepted:
-            transport.close()
-        server.close()
-        await server.wait_closed()
-
-    def run_loop() -> None:
-        loop = CountingLoop()
-        try:
-            loop.run_until_complete(connect_five_at_once())
-        finally:
-            loop.close()
-
-    # In a thread of its own: the browser tests' driver keeps an event loop running in this one.
-    thread = threading.Thread(target=run_loop)
+@pytest.fixture()
+def in_process_server() -> Iterator[tuple[uvicorn.Server, int]]:
+    """uvicorn with digitrec's configuration on a real socket, in a thread of its own (its
+    connections can then be looked at, which a subprocess's cannot)."""
+    sock = listening_socket("127.0.0.1", 0, reuse_port=True)
+    server = uvicorn.Server(uvicorn_config(hello, Settings(), "warning"))
+    thread = threading.Thread(target=lambda: asyncio.run(server.serve(sockets=[sock])))
     thread.start()
-    thread.join(timeout=30)
-    assert len(accepted) == 5
-    # asyncio's own loop takes all five in its first turn; this one needs a turn for each.
-    assert len(turns) >= 5
+    for _ in range(200):
+        if server.started:
+            break
+        time.sleep(0.02)
+    yield server, sock.getsockname()[1]
+    server.should_exit = True
+    thread.join(timeout=10)
+
+
+def test_accepted_connections_have_tcp_nodelay(in_process_server: tuple[uvicorn.Server, int]) -> None:
+    server, port = in_process_server
+    with socket.create_connection(("127.0.0.1", port)) as client:
+        client.sendall(b"GET / HTTP/1.1\r\nHost: x\r\n\r\n")
+        assert client.recv(1000).startswith(b"HTTP/1.1 200")
+        connections = list(server.server_state.connections)
+        assert len(connections) == 1
+        accepted = connections[0].transport.get_extra_info("socket")  # type: ignore[attr-defined]
+        assert accepted.getsockopt(socket.IPPROTO_TCP, socket.TCP_NODELAY) == 1
+
+
+def test_workers_sockets_share_one_port() -> None:
+    first = listening_socket("127.0.0.1", 0, reuse_port=True)
+    port = first.getsockname()[1]
+    second = listening_socket("127.0.0.1", port, reuse_port=True)
+    # The kernel hands each new connection to one of them: over many, both get some.
+    clients = [socket.create_connection(("127.0.0.1", port)) for _ in range(64)]
+    first.settimeout(0.2)
+    second.settimeout(0.2)
+    counts = []
+    for listener in (first, second):
+        taken = 0
+        while True:
+            try:
+                listener.accept()[0].close()
+                taken += 1
+            except TimeoutError:
+                break
+        counts.append(taken)
+    for sock in (*clients, first, second):
+        sock.close()
+    assert sum(counts) == 64 and min(counts) > 0
+
+
+def read_all(sock: socket.socket, seconds: float) -> tuple[bytes, float]:
+    """What the server sends until it closes the connection, and how long that took."""
+    started = time.monotonic()
+    sock.settimeout(seconds)
+    data = b""
+    while chunk := sock.recv(65536):
+        data += chunk
+    return data, time.monotonic() - started
+
+
+@pytest.fixture()
+def guarded_server(monkeypatch: pytest.MonkeyPatch, tmp_path: Path) -> Iterator[tuple[str, int, Path]]:
+    monkeypatch.setenv("DIGITREC_REQUEST_TIMEOUT", "2")
+    monkeypatch.setenv("DIGITREC_MAX_CONNECTIONS", "4")
+    monkeypatch.setenv("DIGITREC_DATABASE_URL", f"sqlite:///{tmp_path / 'feedback.db'}")
+    log = tmp_path / "server.log"
+    url, process = start_server("--model", "seed-ann", log=log)
+    yield url, int(url.rsplit(":", 1)[1]), log
+    process.terminate()
+    try:
+        process.wait(timeout=10)
+    except subprocess.TimeoutExpired:
+        process.kill()
+
+
+@pytest.mark.slow
+@pytest.mark.parametrize(
+    "sent",
+    [b"", b"POST /api/predict HTTP/1.1\r\nHost: x\r\n", b"POST /api/predict HTTP/1.1\r\ncontent-length: 1000\r\n\r\n{"],
+    ids=["nothing", "half the headers", "part of the body"],
+)
+def test_slow_clients_are_dropped(guarded_server: tuple[str, int, Path], sent: bytes) -> None:
+    _, port, _ = guarded_server
+    with socket.create_connection(("127.0.0.1", port)) as client:
+        client.sendall(sent)
+        answer, seconds = read_all(client, 30)
+    assert 1.5 <= seconds < 10
+    assert answer == b"" or answer.startswith(b"HTTP/1.1 408")
+
+
+@pytest.mark.slow
+def test_open_connections_are_capped_with_503(guarded_server: tuple[str, int, Path]) -> None:
+    url, port, _ = guarded_server
+    idle = [socket.create_connection(("127.0.0.1", port)) for _ in range(4)]
+    try:
+        time.sleep(0.3)
+        assert httpx.get(f"{url}/healthz", timeout=5).status_code == 503
+    finally:
+        for sock in idle:
+            sock.close()
+    time.sleep(0.3)
+    assert httpx.get(f"{url}/healthz", timeout=5).status_code == 200
+
+
+@pytest.mark.slow
+def test_a_client_leaving_mid_body_logs_no_traceback(guarded_server: tuple[str, int, Path]) -> None:
+    url, port, log = guarded_server
+    for path in ("/api/predict", "/api/feedback", "/predict"):
+        with socket.create_connection(("127.0.0.1", port)) as client:
+            head = (
+                f"POST {path} HTTP/1.1\r\nHost: x\r\ncontent-type: application/json\r\ncontent-length: 100000\r\n\r\n"
+            )
+            client.sendall(head.encode() + b'{"pixels": [[0, 1')
+        time.sleep(0.3)
+    assert httpx.get(f"{url}/healthz", timeout=5).status_code == 200
+    assert "Traceback" not in log.read_text()
+
+
+@pytest.mark.slow
+def test_two_workers_answer_on_one_port(tmp_path: Path) -> None:
+    port = free_port()
+    log = (tmp_path / "serve.log").open("w")
+    code = (
+        "from digitrec.web.server import serve; from digitrec.web.settings import Settings; "
+        f"serve(Settings(port={port}, workers=2, models=['seed-ann']), 'warning')"
+    )
+
+    process = subprocess.Popen([sys.executable, "-c", code], stdout=log, stderr=subprocess.STDOUT)
+    try:
+        deadline = time.monotonic() + 60
+        while time.monotonic() < deadline:
+            try:
+                if httpx.get(f"http://127.0.0.1:{port}/healthz", timeout=1).status_code == 200:
+                    break
+            except httpx.HTTPError:
+                time.sleep(0.2)
+        answers = [httpx.get(f"http://127.0.0.1:{port}/healthz", timeout=5).status_code for _ in range(20)]
+        assert answers == [200] * 20, (tmp_path / "serve.log").read_text()
+    finally:
+        process.terminate()
+        assert process.wait(timeout=20) == 0

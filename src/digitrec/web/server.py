@@ -1,58 +1,178 @@
-"""How uvicorn runs the app: asyncio's event loop (taking one new connection per turn when
-worker processes share the listening socket), httptools, and TCP_NODELAY on every connection.
+"""How the app is served: uvicorn on asyncio's loop with httptools, one process per worker, each
+with a listening socket of its own (SO_REUSEPORT); TCP_NODELAY on every connection; slow clients
+dropped and open connections capped.
 
-Every request here is ~1.5 ms of CPU in one process, so the event loop's own speed does not show
-in requests/s (uvloop and asyncio measured equal). What shows is who waits:
+Every request here is ~1.5 ms of CPU in one process, so what shows in requests/s is who waits:
+- Worker processes sharing one listening socket do not share the load: a worker woken by a
+  burst of new connections took all it could (11 of 16) and its connections then waited twice
+  as long. With a socket per worker (SO_REUSEPORT, as gunicorn's --reuse-port and nginx's
+  `reuseport` use it) the kernel spreads new connections over the workers by a hash of their
+  addresses, before any worker has seen them.
 - uvloop, under overload, answered some connections seconds late while others went first (p99
-  2.1 s against p50 98 ms at 64 connections on one worker); asyncio's loop serves them in turn.
-- Worker processes share one listening socket. An idle worker woken by a burst of new
-  connections took all it could (11 of 16, or all 16 with asyncio's default), and its
-  connections then waited twice as long as the other worker's. Taking one per turn of the loop
-  leaves the rest to whichever worker is free: connections end up spread evenly. A single
-  worker keeps asyncio's way, taking all that wait at once: one per turn would make the last
-  of a burst of 64 wait for 64 turns of ever more requests (p99 1 s instead of 0.16 s).
-- asyncio sets TCP_NODELAY itself only on sockets it knows are TCP, and the listening socket
-  uvicorn hands to its worker processes does not say so; without it a response written in two
-  parts waits for the client's delayed ACK (40 ms a request).
+  2.1 s against p50 98 ms at 64 connections); asyncio's loop serves them in turn.
+- asyncio sets TCP_NODELAY itself only on sockets it knows are TCP; without it a response written
+  in two parts waits for the client's delayed ACK (40 ms a request). The protocol sets it.
+- uvicorn has no deadline for a request's headers or body: a client sending a byte a second would
+  hold a connection for ever. The protocol gives each request `request_timeout` seconds to arrive.
 """
 
 from __future__ import annotations
 
 import asyncio
+import functools
+import multiprocessing
+import os
+import signal
 import socket
+import time
 from typing import Any
 
+import uvicorn
 from uvicorn.protocols.http.httptools_impl import HttpToolsProtocol
 
+from digitrec.web.settings import Settings
 
-class FairAcceptLoop(asyncio.SelectorEventLoop):
-    """asyncio's selector loop, accepting at most one connection each time the listening socket
-    is ready (CPython's default accepts up to the listen backlog in one go)."""
-
-    def _accept_connection(self, protocol_factory: Any, sock: Any, *args: Any, **kwargs: Any) -> None:
-        # CPython passes (sslcontext, server, backlog, ...) positionally; backlog is the 3rd.
-        if len(args) >= 3:
-            args = (*args[:2], 1, *args[3:])
-        else:
-            kwargs["backlog"] = 1
-        super()._accept_connection(protocol_factory, sock, *args, **kwargs)  # type: ignore[misc]
+TIMEOUT_ANSWER = b'{"detail":"the request did not arrive in time: send its headers and body faster"}'
 
 
-def new_event_loop() -> asyncio.AbstractEventLoop:
-    return FairAcceptLoop()
+@functools.cache
+def _guard_settings() -> Settings:
+    # Worker processes read the same DIGITREC_* variables as the app; read once per process.
+    return Settings()
 
 
-class NoDelayHttpToolsProtocol(HttpToolsProtocol):
+class GuardedHttpToolsProtocol(HttpToolsProtocol):
+    """uvicorn's httptools protocol with TCP_NODELAY, a deadline for each request to arrive, and
+    the settings' cap on open connections (uvicorn answers 503 beyond it)."""
+
+    def __init__(self, *args: Any, **kwargs: Any) -> None:
+        super().__init__(*args, **kwargs)
+        settings = _guard_settings()
+        if self.limit_concurrency is None:
+            self.limit_concurrency = settings.max_connections
+        self.timeout_keep_alive = settings.keep_alive_timeout
+        self.request_timeout = settings.request_timeout
+        self.arrival_deadline: asyncio.TimerHandle | None = None
+
     def connection_made(self, transport: asyncio.Transport) -> None:  # type: ignore[override]
         sock = transport.get_extra_info("socket")
         if sock is not None and sock.family in (socket.AF_INET, socket.AF_INET6):
             sock.setsockopt(socket.IPPROTO_TCP, socket.TCP_NODELAY, 1)
         super().connection_made(transport)
+        self.arm_deadline()  # a connection that never sends a byte is a slow request too
+
+    def on_message_begin(self) -> None:
+        super().on_message_begin()
+        if self.arrival_deadline is None:  # the next request on a kept-alive connection
+            self.arm_deadline()
+
+    def on_message_complete(self) -> None:
+        self.cancel_deadline()  # the whole request is in: the app's own time is not limited
+        super().on_message_complete()
+
+    def connection_lost(self, exc: Exception | None) -> None:
+        self.cancel_deadline()
+        super().connection_lost(exc)
+
+    def arm_deadline(self) -> None:
+        self.cancel_deadline()
+        self.arrival_deadline = self.loop.call_later(self.request_timeout, self.too_slow)
+
+    def cancel_deadline(self) -> None:
+        if self.arrival_deadline is not None:
+            self.arrival_deadline.cancel()
+            self.arrival_deadline = None
+
+    def too_slow(self) -> None:
+        self.arrival_deadline = None
+        if self.transport.is_closing():
+            return
+        if self.cycle is None or not self.cycle.response_started:
+            self.transport.write(
+                b"HTTP/1.1 408 Request Timeout\r\ncontent-type: application/json\r\nconnection: close\r\n"
+                b"content-length: %d\r\n\r\n%s" % (len(TIMEOUT_ANSWER), TIMEOUT_ANSWER)
+            )
+        self.transport.close()
 
 
-# What `digitrec serve` passes to uvicorn.run (import strings: worker processes import them).
-HTTP = f"{__name__}:{NoDelayHttpToolsProtocol.__name__}"
+# What `digitrec serve` passes to uvicorn (import strings: worker processes import them).
+HTTP = f"{__name__}:{GuardedHttpToolsProtocol.__name__}"
 
 
 def loop_for(workers: int) -> str:
-    return f"{__name__}:new_event_loop" if workers > 1 else "asyncio"
+    """asyncio's own loop for any number of workers (balancing is the sockets' job, see serve)."""
+    return "asyncio"
+
+
+def listening_socket(host: str, port: int, reuse_port: bool) -> socket.socket:
+    """A bound, listening TCP socket; with `reuse_port`, one of several that share the port."""
+    family = socket.AF_INET6 if ":" in host else socket.AF_INET
+    sock = socket.socket(family, socket.SOCK_STREAM, socket.IPPROTO_TCP)
+    sock.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
+    if reuse_port:
+        sock.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEPORT, 1)
+    sock.bind((host, port))
+    sock.listen(2048)
+    sock.set_inheritable(True)
+    return sock
+
+
+def uvicorn_config(app: Any, settings: Settings, log_level: str) -> uvicorn.Config:
+    return uvicorn.Config(
+        app,
+        factory=isinstance(app, str),
+        log_level=log_level,
+        access_log=False,
+        loop="asyncio",
+        http=GuardedHttpToolsProtocol,
+        limit_concurrency=settings.max_connections,
+        timeout_keep_alive=int(settings.keep_alive_timeout),
+    )
+
+
+def serve(settings: Settings, log_level: str = "info") -> None:
+    """Serve until SIGINT/SIGTERM: in this process for one worker, else one process per worker."""
+    if settings.workers == 1:
+        from digitrec.web.app import create_app
+
+        sock = listening_socket(settings.host, settings.port, reuse_port=False)
+        uvicorn.Server(uvicorn_config(create_app(settings), settings, log_level)).run(sockets=[sock])
+        return
+    os.environ.update(settings.to_env())  # worker processes build the same app from these
+    context = multiprocessing.get_context("spawn")
+    args = (settings.host, settings.port, log_level)
+    workers = [context.Process(target=run_worker, args=args) for _ in range(settings.workers)]
+    stopping = False
+
+    def stop(signum: int, frame: Any) -> None:
+        nonlocal stopping
+        stopping = True
+
+    signal.signal(signal.SIGINT, stop)
+    signal.signal(signal.SIGTERM, stop)
+    for worker in workers:
+        worker.start()
+    started = time.monotonic()
+    while not stopping:
+        time.sleep(0.2)
+        for index, worker in enumerate(workers):
+            if worker.exitcode is not None:
+                if time.monotonic() - started < 10:
+                    stopping = True  # dying at start (port taken, bad settings): restarting won't help
+                    break
+                workers[index] = context.Process(target=run_worker, args=args)  # a crashed worker
+                workers[index].start()
+    for worker in workers:
+        if worker.is_alive():
+            worker.terminate()  # SIGTERM: uvicorn finishes the requests in flight
+    for worker in workers:
+        worker.join(10)
+        if worker.is_alive():
+            worker.kill()
+
+
+def run_worker(host: str, port: int, log_level: str) -> None:
+    settings = Settings()
+    sock = listening_socket(host, port, reuse_port=True)
+    config = uvicorn_config("digitrec.web.app:create_app_from_env", settings, log_level)
+    uvicorn.Server(config).run(sockets=[sock])
