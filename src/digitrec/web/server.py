@@ -50,7 +50,7 @@ class GuardedHttpToolsProtocol(HttpToolsProtocol):
         settings = _guard_settings()
         if self.limit_concurrency is None:
             self.limit_concurrency = settings.max_connections
-        self.timeout_keep_alive = settings.keep_alive_timeout
+        self.timeout_keep_alive = int(settings.keep_alive_timeout)
         self.request_timeout = settings.request_timeout
         self.arrival_deadline: asyncio.TimerHandle | None = None
 

@@ -44,15 +44,15 @@ class Settings(BaseSettings):
     database_url: str = ""
     # The /feedback page is on only when a token (16 characters or more) is set.
     admin_token: str = ""
-    feedback_page_size: int = Field(50, ge=1, le=500)
+    feedback_page_size: int = Field(default=50, ge=1, le=500)
     # Per-client limit on POST /api/feedback, in the `limits` notation ("30/minute"); empty: off.
     feedback_rate_limit: str = ""
     metrics_enabled: bool = True
     # Slow clients: a request's headers and body must arrive within this many seconds.
-    request_timeout: float = Field(20.0, gt=0)
-    keep_alive_timeout: float = Field(5.0, gt=0)
+    request_timeout: float = Field(default=20.0, gt=0)
+    keep_alive_timeout: int = Field(default=5, ge=1)
     # Open connections per worker; beyond it uvicorn answers 503.
-    max_connections: int = Field(512, ge=1)
+    max_connections: int = Field(default=512, ge=1)
 
     @field_validator("models", mode="before")
     @classmethod
