@@ -138,3 +138,23 @@ def browser() -> Iterator[object]:
         )
         yield launched
         launched.close()
+
+
+@pytest.fixture(scope="session")
+def pendigits_dir() -> Path:
+    """The UCI pendigits writers, from $DIGITREC_PENDIGITS_DIR or beside the MNIST folder."""
+    from digitrec.data import PENDIGITS_FILE, resolve_pendigits_dir
+
+    folder = resolve_pendigits_dir()
+    if not (folder / PENDIGITS_FILE).is_file():
+        folder = ROOT.parent / "shared" / "datasets" / "pendigits"
+    if not (folder / PENDIGITS_FILE).is_file():
+        pytest.fail(f"pendigits not found in {folder}: set DIGITREC_PENDIGITS_DIR to the folder of {PENDIGITS_FILE}")
+    return folder
+
+
+@pytest.fixture(scope="session")
+def pendigits(pendigits_dir: Path) -> list:  # type: ignore[type-arg]
+    from digitrec.data import load_pendigits
+
+    return load_pendigits(pendigits_dir)

@@ -124,3 +124,40 @@ def test_download_rejects_a_corrupt_mirror(tmp_path: Path, mirror: str) -> None:
     with pytest.raises(DataError, match="could not download train-labels-idx1-ubyte.gz"):
         data.download(tmp_path / "out", mirrors=[mirror], timeout=5)
     assert not (tmp_path / "out" / data.FILES["train-labels"].name).exists()
+
+
+def test_pendigits_reader_matches_the_readme(pendigits: list[data.PenDigit]) -> None:
+    """The counts the shared folder's README states: 7,494 digits of 30 writers, 9,433 strokes."""
+    assert len(pendigits) == 7494
+    per_class = np.bincount([d.label for d in pendigits], minlength=10).tolist()
+    assert per_class == [780, 779, 780, 719, 780, 720, 720, 778, 719, 719]
+    assert sorted({d.writer for d in pendigits}) == list(range(1, 31))
+    assert sum(len(d.strokes) for d in pendigits) == 9433
+    assert {len(d.strokes) for d in pendigits} <= {1, 2, 3, 4}
+    writers = np.bincount([d.writer for d in pendigits])[1:]
+    assert writers.min() >= 200 and writers.max() <= 300  # "about 250 digits each"
+
+
+def test_pendigits_y_axis_is_flipped_to_canvas_coordinates(pendigits: list[data.PenDigit]) -> None:
+    # A 7 starts at its top bar and ends at the foot of its stem: in canvas coordinates (y down)
+    # the foot is below (larger y) the start.
+    sevens = [d for d in pendigits if d.label == 7 and len(d.strokes) == 1]
+    ends_lower = [d.strokes[0][-1, 1] > d.strokes[0][0, 1] for d in sevens]
+    assert np.mean(ends_lower) > 0.95
+
+
+def test_held_out_writers_are_fixed_and_real(pendigits: list[data.PenDigit]) -> None:
+    assert len(data.HELD_OUT_WRITERS) >= 6
+    held = [d for d in pendigits if d.writer in data.HELD_OUT_WRITERS]
+    assert len(held) > 1500 and {d.label for d in held} == set(range(10))
+
+
+def test_pendigits_reader_refuses_other_files(tmp_path: Path) -> None:
+    (tmp_path / data.PENDIGITS_FILE).write_text(".INCLUDE x\n.PEN_DOWN\n 1 2 3\n")
+    with pytest.raises(DataError, match="expected a point"):
+        data.read_pendigits(tmp_path / data.PENDIGITS_FILE)
+    (tmp_path / "empty.tra").write_text("hello\n")
+    with pytest.raises(DataError, match="no digits"):
+        data.read_pendigits(tmp_path / "empty.tra")
+    with pytest.raises(DataError, match="missing"):
+        data.load_pendigits(tmp_path / "nowhere")

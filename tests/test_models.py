@@ -5,6 +5,7 @@ import pytest
 import torch
 
 from digitrec.models import ARCHITECTURES, SeedAnn, build_model, count_parameters, default_config
+from digitrec.train import RECIPES
 
 
 @pytest.mark.parametrize("name", list(ARCHITECTURES))
@@ -31,7 +32,7 @@ def test_seed_ann_is_the_seed_network() -> None:
     assert count_parameters(model) == 784 * 5 + 5 + 5 * 10 + 10
     probabilities = model(torch.rand(3, 1, 28, 28))
     torch.testing.assert_close(probabilities.sum(1), torch.ones(3))  # softmax output, as in the seed
-    recipe = ARCHITECTURES["seed-ann"].recipe
+    recipe = RECIPES["seed-ann"]
     assert (recipe.epochs, recipe.batch_size, recipe.lr, recipe.optimizer) == (200, 6000, 0.01, "adam")
 
 
@@ -45,3 +46,8 @@ def test_config_round_trips_through_json_lists() -> None:
     model = build_model("cnn", config)
     assert model(torch.zeros(1, 1, 28, 28)).shape == (1, 10)
     assert np.isclose(count_parameters(model), count_parameters(build_model("cnn", {"channels": (8, 16, 32)})))
+
+
+def test_shipped_cnn_has_a_not_a_digit_class() -> None:
+    model = build_model("cnn", default_config("cnn")).eval()
+    assert model(torch.zeros(2, 1, 28, 28)).shape == (2, 11)

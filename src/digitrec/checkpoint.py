@@ -8,15 +8,19 @@ from __future__ import annotations
 
 import json
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from digitrec.errors import ModelError
+
+if TYPE_CHECKING:
+    from torch import nn
 
 FORMAT_VERSION = 1
 WEIGHTS_FILE = "model.safetensors"
 ONNX_FILE = "model.onnx"
 METADATA_FILE = "model.json"
 SHIPPED_DIR = Path(__file__).parent / "weights"
+PARITY_TOLERANCE = 1e-4  # largest difference of probabilities between PyTorch and ONNX Runtime
 DEFAULT_MODEL = "cnn"
 
 
@@ -54,3 +58,25 @@ def read_metadata(folder: Path) -> dict[str, Any]:
 
 def write_metadata(folder: Path, metadata: dict[str, Any]) -> None:
     (folder / METADATA_FILE).write_text(json.dumps(metadata, indent=2) + "\n")
+
+
+def save(model: nn.Module, folder: Path, metadata: dict[str, Any]) -> Path:
+    """The one place a checkpoint is written (train, finetune, export): the weights, model.json
+    and the ONNX graph, which must answer what the PyTorch model does (else ModelError)."""
+    import torch
+    from safetensors.torch import save_file
+
+    from digitrec.export import export_onnx, parity
+
+    folder.mkdir(parents=True, exist_ok=True)
+    model = model.eval()
+    save_file({name: t.contiguous() for name, t in model.state_dict().items()}, folder / WEIGHTS_FILE)
+    export_onnx(model, folder / ONNX_FILE, metadata=metadata)
+    # Digit-like inputs for the check: sparse ink on a dark background, fixed seed.
+    probe = (torch.rand(64, 1, 28, 28, generator=torch.Generator().manual_seed(0)) > 0.8).float().numpy()
+    difference = parity(model, folder / ONNX_FILE, probe)
+    if difference > PARITY_TOLERANCE:
+        raise ModelError(f"the ONNX graph differs from the PyTorch model by {difference:.2e}: not saved")
+    metadata["parity_max_difference"] = difference
+    write_metadata(folder, metadata)
+    return folder

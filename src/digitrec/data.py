@@ -1,4 +1,5 @@
-"""MNIST on disk: IDX and CSV readers, checksums, the dataset location and the download."""
+"""Data on disk: MNIST (IDX and CSV readers, checksums, location, download) and the UCI pendigits
+writers' pen strokes."""
 
 from __future__ import annotations
 
@@ -18,6 +19,12 @@ import numpy as np
 from digitrec.errors import DataError
 
 DATA_DIR_ENV = "DIGITREC_DATA_DIR"
+PENDIGITS_ENV = "DIGITREC_PENDIGITS_DIR"
+PENDIGITS_FILE = "pendigits-orig.tra"
+PENDIGITS_SHA256 = "a66225d68d7d68591e62944df1ad33b3f5aa608e2df2505844b41f5568a80da4"
+# Writers of the pendigits file that no shipped model trains on: the validation set for
+# calibration, the "not sure" threshold and the not-a-digit rates (7 of 30, spread over the ids).
+HELD_OUT_WRITERS: tuple[int, ...] = (3, 8, 12, 17, 21, 26, 30)
 
 
 @dataclass(frozen=True)
@@ -225,3 +232,74 @@ def _fetch(
             if advance:
                 advance(len(block))
     partial.replace(destination)
+
+
+@dataclass(frozen=True)
+class PenDigit:
+    """One digit as a writer's pen drew it: strokes of (x, y) points in tablet units, y down."""
+
+    label: int
+    writer: int
+    strokes: tuple[np.ndarray, ...]  # each (n, 2) float32, in writing order
+
+
+def resolve_pendigits_dir(explicit: str | os.PathLike[str] | None = None) -> Path:
+    """`explicit`, else $DIGITREC_PENDIGITS_DIR, else a `pendigits` folder beside the MNIST folder."""
+    if explicit:
+        return Path(explicit).expanduser()
+    if os.environ.get(PENDIGITS_ENV):
+        return Path(os.environ[PENDIGITS_ENV]).expanduser()
+    return resolve_data_dir().parent / "pendigits"
+
+
+def read_pendigits(path: Path) -> list[PenDigit]:
+    """Read the UCI pendigits trajectory format (UNIPEN-like `.SEGMENT DIGIT`, `.COMMENT label
+    writer seq`, `.PEN_DOWN` points `.PEN_UP`). The tablet's y axis points up; it is flipped so
+    that the strokes are in canvas coordinates, like the page's."""
+    if path.is_dir():
+        path = path / PENDIGITS_FILE
+    try:
+        lines = path.read_text(encoding="ascii").splitlines()
+    except (OSError, UnicodeDecodeError) as exc:
+        raise DataError(f"{path} cannot be read ({exc}): it is the UCI file {PENDIGITS_FILE}") from exc
+    digits: list[PenDigit] = []
+    label = writer = -1
+    strokes: list[np.ndarray] = []
+    points: list[tuple[float, float]] | None = None
+    for number, line in enumerate(lines, start=1):
+        word = line.split()
+        if not word:
+            continue
+        if word[0] == ".SEGMENT":
+            if label >= 0:
+                digits.append(PenDigit(label, writer, tuple(strokes)))
+            label, writer, strokes = int(word[-1].strip('"')), -1, []
+        elif word[0] == ".COMMENT" and label >= 0:
+            writer = int(word[2])
+        elif word[0] == ".PEN_DOWN":
+            points = []
+        elif word[0] == ".PEN_UP" and points is not None:
+            if points:
+                strokes.append(np.array([(x, -y) for x, y in points], dtype=np.float32))
+            points = None
+        elif points is not None and not word[0].startswith("."):
+            if len(word) != 2:
+                raise DataError(f"{path}:{number}: expected a point `x y`, got {line.strip()!r}")
+            points.append((float(word[0]), float(word[1])))
+    if label >= 0:
+        digits.append(PenDigit(label, writer, tuple(strokes)))
+    if not digits:
+        raise DataError(f"{path} holds no digits: it is not the UCI pendigits trajectory file")
+    return digits
+
+
+def load_pendigits(directory: str | os.PathLike[str] | None = None, verify: bool = True) -> list[PenDigit]:
+    """The 30 writers' digits from the shared folder (or $DIGITREC_PENDIGITS_DIR), checksum verified."""
+    path = resolve_pendigits_dir(directory) / PENDIGITS_FILE
+    if not path.is_file():
+        raise DataError(
+            f"{path} is missing: put the UCI pendigits file {PENDIGITS_FILE} there or set {PENDIGITS_ENV} to its folder"
+        )
+    if verify and sha256_of(path) != PENDIGITS_SHA256:
+        raise DataError(f"{path} is not the expected pendigits file (SHA-256 differs)")
+    return read_pendigits(path)

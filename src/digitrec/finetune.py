@@ -14,7 +14,6 @@ on a held-out part of the corrections.
 from __future__ import annotations
 
 import copy
-import json
 import math
 import time
 from dataclasses import dataclass, field
@@ -24,14 +23,14 @@ from typing import Any
 import numpy as np
 import torch
 import torch.nn.functional as F
-from safetensors.torch import save_file
 from torch import nn
 
-from digitrec.checkpoint import METADATA_FILE, ONNX_FILE, WEIGHTS_FILE, resolve_model
+from digitrec import checkpoint
+from digitrec.checkpoint import resolve_model
 from digitrec.data import load_split, resolve_data_dir
 from digitrec.errors import DataError
 from digitrec.preprocess import mnist_to_input
-from digitrec.train import accuracy_and_loss, contiguous_state, load_torch_model, seed_everything, split_validation
+from digitrec.train import accuracy_and_loss, load_torch_model, seed_everything, split_validation
 
 
 @dataclass
@@ -157,9 +156,5 @@ def finetune(config: FinetuneConfig) -> dict[str, Any]:
         "finetune": {"from": str(source), "config": {k: str(v) for k, v in vars(config).items()}, "report": report},
         "metrics": {"test_accuracy": after["mnist_test"], "corrections_holdout_accuracy": after["corrections_holdout"]},
     }
-    save_file(contiguous_state(model), out / WEIGHTS_FILE)
-    (out / METADATA_FILE).write_text(json.dumps(metadata, indent=2))
-    from digitrec.export import export_onnx
-
-    export_onnx(model.eval(), out / ONNX_FILE, metadata=metadata)
+    checkpoint.save(model, out, metadata)
     return report

@@ -9,6 +9,7 @@ from typing import Any
 
 import numpy as np
 
+from digitrec.calibration import digit_probabilities, not_a_digit_probability
 from digitrec.checkpoint import DEFAULT_MODEL, ONNX_FILE, read_metadata, resolve_model
 from digitrec.errors import ModelError
 from digitrec.preprocess import preprocess
@@ -65,6 +66,13 @@ class Predictor:
         except Exception as exc:  # onnxruntime raises its own untyped errors for bad files
             raise ModelError(f"{onnx_path} is not a usable ONNX model ({exc})") from exc
         self.input_name = self.session.get_inputs()[0].name
+        # No calibration recorded (an older or uncalibrated checkpoint): plain softmax, never
+        # "not sure", never "not a digit".
+        calibration = self.metadata.get("calibration", {})
+        self.temperature = float(calibration.get("temperature", 1.0))
+        self.uncertain_below = float(calibration.get("uncertain_below", 0.0))
+        self.not_a_digit_above = float(calibration.get("not_a_digit_above", 1.0))
+        self.confidence_map: list[list[float]] | None = calibration.get("confidence_map")
 
     @property
     def accuracy(self) -> float | None:
@@ -76,22 +84,37 @@ class Predictor:
         value = self.metadata.get("parameters")
         return int(value) if value is not None else None
 
-    def predict_inputs(self, inputs: np.ndarray) -> np.ndarray:
-        """(N, 1, 28, 28) or (N, 28, 28) float32 in [0, 1] -> probabilities (N, 10)."""
+    def raw_probabilities(self, inputs: np.ndarray) -> np.ndarray:
+        """What the graph answers: (N, 10) digit probabilities, or (N, 11) with "not a digit" last."""
         batch = np.ascontiguousarray(inputs, dtype=np.float32).reshape(-1, 1, 28, 28)
         result: np.ndarray = self.session.run(None, {self.input_name: batch})[0]
         return result
 
+    def predict_inputs(self, inputs: np.ndarray) -> np.ndarray:
+        """(N, 1, 28, 28) or (N, 28, 28) float32 in [0, 1] -> calibrated digit probabilities (N, 10)."""
+        return self.calibrated(self.raw_probabilities(inputs))
+
     def read(self, inputs: np.ndarray) -> list[Reading]:
         """(N, 1, 28, 28) inputs -> one calibrated Reading each, with `uncertain` and `not_a_digit`."""
-        probabilities = self.predict_inputs(inputs)
-        return [Reading(p, uncertain=False, not_a_digit=False) for p in probabilities]
+        raw = self.raw_probabilities(inputs)
+        probabilities = self.calibrated(raw)
+        flagged = not_a_digit_probability(raw) > self.not_a_digit_above
+        unsure = probabilities.max(axis=1) < self.uncertain_below
+        return [Reading(p, bool(u), bool(f)) for p, u, f in zip(probabilities, unsure, flagged, strict=True)]
+
+    def raw_proba(self, inputs: np.ndarray, batch_size: int = 1000) -> np.ndarray:
+        """Like raw_probabilities, in chunks, for whole data sets."""
+        flat = np.asarray(inputs, dtype=np.float32).reshape(-1, 1, 28, 28)
+        chunks = [self.raw_probabilities(flat[i : i + batch_size]) for i in range(0, len(flat), batch_size)]
+        return np.concatenate(chunks) if chunks else np.zeros((0, 10), dtype=np.float32)
 
     def predict_proba(self, inputs: np.ndarray, batch_size: int = 1000) -> np.ndarray:
         """Like predict_inputs, in chunks, for whole data sets."""
-        flat = np.asarray(inputs, dtype=np.float32).reshape(-1, 1, 28, 28)
-        chunks = [self.predict_inputs(flat[i : i + batch_size]) for i in range(0, len(flat), batch_size)]
-        return np.concatenate(chunks) if chunks else np.zeros((0, 10), dtype=np.float32)
+        return self.calibrated(self.raw_proba(inputs, batch_size))
+
+    def calibrated(self, raw: np.ndarray) -> np.ndarray:
+        """The graph's probabilities -> calibrated digit probabilities (N, 10), by model.json's map."""
+        return digit_probabilities(raw, self.temperature, self.confidence_map)
 
     def predict(self, images: list[Any]) -> list[Prediction]:
         """Pictures of digits (PIL images or arrays, any size) -> one Prediction each."""
