@@ -1,10 +1,10 @@
-"""python -m benchmarks [serving|inference|training|training-full|page|memory|all]"""
+"""python -m benchmarks [serving|inference|training|training-full|page|memory|worst-case|all]"""
 
 from __future__ import annotations
 
 import sys
 
-from benchmarks import inference, memory, page, serving, training
+from benchmarks import inference, memory, page, serving, training, worst_case
 
 BENCHMARKS = {
     "inference": inference.main,
@@ -13,6 +13,7 @@ BENCHMARKS = {
     "training-full": training.full,
     "page": page.main,
     "memory": memory.main,
+    "worst-case": worst_case.main,
 }
 
 names = sys.argv[1:] or ["all"]

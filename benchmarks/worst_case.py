@@ -1,0 +1,279 @@
+"""The costliest requests anyone can send, against a real server with one worker: for each, the
+answer, the server's CPU time and its peak extra memory; then /healthz latency while the
+costliest accepted request runs again and again. Target: nothing accepted costs over 50 ms of
+CPU or 100 MB of memory."""
+
+from __future__ import annotations
+
+import base64
+import io
+import statistics
+import subprocess
+import threading
+import time
+from collections.abc import Callable, Iterator
+from contextlib import ExitStack, contextmanager
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+import httpx
+import numpy as np
+import orjson
+from PIL import Image
+
+from benchmarks.common import drawn_digit_png, record
+from server_process import free_port, serve_command, wait_until_answering
+from test_budgets import bmp_header, dotted_png, encoded, many_scan_jpeg, noise
+
+MAX_BODY = 2 * 1024 * 1024
+TIMEOUT = 30  # seconds a request may take before it counts as a hang
+
+
+@dataclass
+class Case:
+    name: str
+    path: str
+    body: bytes
+    content_type: str = "application/json"
+
+
+def strokes_body(points: int, side: int = 4096, line: float = 4096, seed: int = 0, strokes: int = 1) -> dict[str, Any]:
+    xy = np.round(np.random.default_rng(seed).uniform(0, side, (points, 2)), 1)
+    return {
+        "strokes": [s.tolist() for s in np.array_split(xy, strokes)],
+        "width": side,
+        "height": side,
+        "line_width": line,
+    }
+
+
+def as_json(payload: Any) -> bytes:
+    return orjson.dumps(payload)
+
+
+def multipart(name: str, data: bytes) -> tuple[bytes, str]:
+    boundary = "worstcaseboundary"
+    body = (
+        (
+            f'--{boundary}\r\nContent-Disposition: form-data; name="image"; filename="{name}"\r\n'
+            "Content-Type: application/octet-stream\r\n\r\n"
+        ).encode()
+        + data
+        + f"\r\n--{boundary}--\r\n".encode()
+    )
+    return body, f"multipart/form-data; boundary={boundary}"
+
+
+def image_case(name: str, path: str, data: bytes) -> Case:
+    body, content_type = multipart(name, data)
+    return Case(name, path, body, content_type)
+
+
+def largest_noisy_jpeg() -> bytes:
+    """The biggest noise photo (the costliest content per byte for libjpeg) under the body limit."""
+    for side in (4096, 2896, 2048, 1448):
+        for quality in (90, 60, 30, 10):
+            data = encoded(noise(side), "JPEG", quality=quality)
+            if len(data) < MAX_BODY - 1024:
+                return data
+    raise RuntimeError("no noisy JPEG fits the body limit")
+
+
+def webp_dots(side: int, dots: int) -> bytes:
+    return encoded(Image.open(io.BytesIO(dotted_png(side, dots))), "WEBP", lossless=True)
+
+
+def many_frames_gif(frames: int = 300, side: int = 256) -> bytes:
+    first = Image.fromarray(255 - np.asarray(Image.open(io.BytesIO(drawn_digit_png(7, side))).convert("L")))
+    rest = [noise(side, 1, seed) for seed in range(8)]
+    return encoded(first, "GIF", save_all=True, append_images=[rest[i % 8] for i in range(frames - 1)])
+
+
+def cases() -> list[Case]:
+    """The hostile families of the issue, and a normal request for scale."""
+    flat = many_scan_jpeg(1024, 1)
+    scan_bytes = len(flat) - 2 - flat.rindex(b"\xff\xda")
+    repeats = (1_000_000 - len(flat)) // scan_bytes  # a 1 MB JPEG, as in the issue
+    dot = {"strokes": [[[2048, 2048]]], "width": 4096, "height": 4096, "line_width": 4096}
+    return [
+        image_case("canvas PNG 280x280 (normal)", "/api/predict", drawn_digit_png()),
+        Case("strokes 25k points, 4096 canvas, pen 4096", "/api/predict", as_json(strokes_body(25_000))),
+        Case("strokes 100k points, 4096 canvas, pen 4096", "/api/predict", as_json(strokes_body(100_000))),
+        Case("strokes 100k points, 4096 canvas, pen 4", "/api/predict", as_json(strokes_body(100_000, line=4))),
+        Case("strokes 5k points, 4096, pen 1024 (budget max)", "/api/predict", as_json(strokes_body(5_000, line=1024))),
+        Case(
+            "strokes 5k one-point strokes, 4096, pen 4",
+            "/api/predict",
+            as_json(strokes_body(5_000, line=4, strokes=5_000)),
+        ),
+        Case(
+            "batch: 4 x 25k points, pen 4096",
+            "/api/predict/batch",
+            as_json({"items": [strokes_body(25_000, seed=s) for s in range(4)]}),
+        ),
+        Case("batch: 256 one-point 4096 canvases, pen 4096", "/api/predict/batch", as_json({"items": [dot] * 256})),
+        Case(
+            "batch: 256 one-point 4096 canvases, pen 1024",
+            "/api/predict/batch",
+            as_json({"items": [{**dot, "line_width": 1024}] * 256}),
+        ),
+        image_case(f"progressive JPEG 1024x1024, {repeats:,} scans", "/api/predict", many_scan_jpeg(1024, repeats)),
+        image_case("PNG 4096x4096, 100 dots -> /api/read", "/api/read", dotted_png(4096, 100)),
+        image_case("PNG 4096x4096, 300 dots -> /api/read", "/api/read", dotted_png(4096, 300)),
+        image_case("PNG 1414x1414, 300 dots -> /api/read", "/api/read", dotted_png(1414, 300)),
+        image_case("PNG 1414x1414, 300 dots -> /api/predict", "/api/predict", dotted_png(1414, 300)),
+        image_case("WebP lossless 1414x1414, 300 dots", "/api/predict", webp_dots(1414, 300)),
+        image_case("bomb: BMP header 30000x30000", "/api/predict", bmp_header(30_000, 30_000)),
+        image_case("bomb: PNG 12000x12000 1-bit", "/api/predict", encoded(Image.new("1", (12_000, 12_000)), "PNG")),
+        image_case("noisy JPEG under 2 MB", "/api/predict", largest_noisy_jpeg()),
+        image_case("GIF with 300 frames", "/api/predict", many_frames_gif()),
+        Case("explain: true, canvas strokes", "/api/predict", as_json({**strokes_body(200, 280, 22), "explain": True})),
+        Case(
+            "data URL: WebP 1414x1414 noise",
+            "/api/predict",
+            as_json(
+                {
+                    "image": "data:image/webp;base64,"
+                    + base64.b64encode(encoded(noise(1414), "WEBP", quality=5)).decode()
+                }
+            ),
+        ),
+    ]
+
+
+@contextmanager
+def one_worker() -> Iterator[tuple[str, subprocess.Popen[bytes]]]:
+    """`digitrec serve --workers 1`, given 3 minutes to start: this benchmark is meant to be run
+    on a busy machine too (CPU time is what it reports, not wall time)."""
+    port = free_port()
+    command = serve_command(port, "--workers", "1", "--log-level", "warning")
+    process = subprocess.Popen(command, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+    url = f"http://127.0.0.1:{port}"
+    try:
+        if not wait_until_answering(url, process, seconds=180):
+            raise RuntimeError(f"the server did not answer within 3 minutes (exit status {process.poll()})")
+        yield url, process
+    finally:
+        process.kill()  # it may be stuck in a request that never ends
+        process.wait(timeout=30)
+
+
+def _fresh_server(previous: ExitStack | None) -> tuple[str, subprocess.Popen[bytes], ExitStack]:
+    if previous is not None:
+        previous.close()
+    stack = ExitStack()
+    url, process = stack.enter_context(one_worker())
+    return url, process, stack
+
+
+def server_processes(pid: int) -> list[int]:
+    """The server process and all its descendants (uvicorn's supervisor and its workers)."""
+    found, queue = [], [pid]
+    while queue:
+        current = queue.pop()
+        found.append(current)
+        for task in Path(f"/proc/{current}/task").glob("*"):
+            children = (task / "children").read_text().split() if (task / "children").exists() else []
+            queue += [int(child) for child in children]
+    return found
+
+
+def cpu_ns(pid: int) -> int:
+    """CPU time of every thread of a process, in ns (schedstat: finer than stat's 10-ms ticks)."""
+    return sum(int((task / "schedstat").read_text().split()[0]) for task in Path(f"/proc/{pid}/task").glob("*"))
+
+
+def memory_kib(pid: int, field: str) -> int:
+    for line in Path(f"/proc/{pid}/status").read_text().splitlines():
+        if line.startswith(field):
+            return int(line.split()[1])
+    return 0
+
+
+def measure(client: httpx.Client, pids: list[int], case: Case) -> dict[str, Any]:
+    before = {}
+    for pid in pids:
+        Path(f"/proc/{pid}/clear_refs").write_text("5")  # VmHWM restarts from the current RSS
+        before[pid] = (cpu_ns(pid), memory_kib(pid, "VmRSS:"))
+    started = time.perf_counter()
+    try:
+        status = client.post(case.path, content=case.body, headers={"content-type": case.content_type}).status_code
+    except httpx.TimeoutException:
+        status = 0  # no answer within the client's timeout
+    wall = time.perf_counter() - started
+    cpu = sum(cpu_ns(pid) - before[pid][0] for pid in pids) / 1e6
+    extra = max(memory_kib(pid, "VmHWM:") - before[pid][1] for pid in pids) / 1024
+    return {"status": status, "cpu_ms": cpu, "extra_mib": extra, "wall_ms": wall * 1000}
+
+
+def healthz_while(url: str, load: Callable[[], None], seconds: float = 5) -> list[float]:
+    """Latencies of GET /healthz, one every 20 ms, while `load` runs in a loop."""
+    stop, latencies = threading.Event(), []
+
+    def loop() -> None:
+        while not stop.is_set():
+            load()
+
+    worker = threading.Thread(target=loop)
+    worker.start()
+    with httpx.Client(base_url=url, timeout=30) as probe:
+        deadline = time.monotonic() + seconds
+        while time.monotonic() < deadline:
+            started = time.perf_counter()
+            probe.get("/healthz")
+            latencies.append((time.perf_counter() - started) * 1000)
+            time.sleep(0.02)
+    stop.set()
+    worker.join()
+    return latencies
+
+
+def run() -> list[str]:
+    built = cases()
+    print(f"{len(built)} requests built", flush=True)
+    lines = [
+        "| request | endpoint | body kB | status | server CPU ms | peak extra RSS MiB | wall ms |",
+        "| --- | --- | --- | --- | --- | --- | --- |",
+    ]
+    results = []
+    url, process, stack = _fresh_server(None)
+    try:
+        with httpx.Client(base_url=url, timeout=TIMEOUT) as client:
+            measure(client, server_processes(process.pid), built[0])  # warm: first-use allocations
+        for case in built:
+            with httpx.Client(base_url=url, timeout=TIMEOUT) as client:
+                result = measure(client, server_processes(process.pid), case)
+            results.append((case, result))
+            lines.append(
+                f"| {case.name} | {case.path} | {len(case.body) / 1000:,.0f} | {result['status'] or 'timeout'} | "
+                f"{result['cpu_ms']:,.1f} | {result['extra_mib']:,.1f} | {result['wall_ms']:,.1f} |"
+            )
+            print(lines[-1], flush=True)  # a long run shows its progress
+            if not result["status"]:  # the worker is still busy with it: the next case gets a new one
+                url, process, stack = _fresh_server(stack)
+        accepted = [(c, r) for c, r in results if 200 <= r["status"] < 300]
+        costliest, worst = max(accepted, key=lambda item: item[1]["cpu_ms"])
+        hungriest, most = max(accepted, key=lambda item: item[1]["extra_mib"])
+        with httpx.Client(base_url=url, timeout=TIMEOUT) as loader:
+            headers = {"content-type": costliest.content_type}
+            latencies = healthz_while(url, lambda: loader.post(costliest.path, content=costliest.body, headers=headers))
+    finally:
+        stack.close()
+    quantiles = statistics.quantiles(latencies, n=100)
+    lines += [
+        "",
+        f"Costliest accepted in CPU: {costliest.name} ({worst['cpu_ms']:.1f} ms; target <= 50 ms). "
+        f"In memory: {hungriest.name} ({most['extra_mib']:.1f} MiB; target <= 100 MiB).",
+        f"GET /healthz while that CPU-costliest request runs in a loop: p50 {quantiles[49]:.1f} ms, "
+        f"p99 {quantiles[98]:.1f} ms, max {max(latencies):.1f} ms ({len(latencies)} probes).",
+    ]
+    return lines
+
+
+def main() -> None:
+    record("Worst case: the costliest requests, one worker", run())
+
+
+if __name__ == "__main__":
+    main()
