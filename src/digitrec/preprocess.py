@@ -213,29 +213,43 @@ def center_by_mass(digit: np.ndarray) -> np.ndarray:
 def preprocess(image: Image.Image | np.ndarray) -> np.ndarray:
     """Any picture of one digit -> float32 (28, 28), ink 1 on background 0, MNIST-style."""
     ink = ink_image(image)
-    box = ink.getbbox()
+    box = ink.getbbox()  # in C: finding the ink of a full-size canvas is most of the work
     if box is None:
         raise EmptyDrawingError("nothing drawn: the image has no ink on it")
-    # Crop and reduce in C before any float work: the rest of the road runs at <= 80 px.
-    ink = ink.crop(box)
-    side = max(ink.size)
+    return preprocess_ink(np.asarray(ink.crop(box)))
+
+
+def reduce_to_work(ink: np.ndarray) -> np.ndarray:
+    """The one reduction every road takes: crop to the ink, shrink to at most WORK_SIDE px with
+    a BOX filter (each work pixel the mean of the pixels it covers), peak scaled to 1.
+
+    uint8 ink (a picture's, 0-255) and float ink (0-1) give the same result up to 8-bit rounding,
+    so a digit cut out of a whole number is reduced exactly as the same digit drawn alone."""
+    rows, cols = np.flatnonzero(ink.any(axis=1)), np.flatnonzero(ink.any(axis=0))
+    if rows.size == 0:
+        raise EmptyDrawingError("nothing drawn: the image has no ink on it")
+    crop = np.ascontiguousarray(ink[rows[0] : rows[-1] + 1, cols[0] : cols[-1] + 1])
+    picture = Image.fromarray(crop) if crop.dtype == np.uint8 else Image.fromarray(crop.astype(np.float32), mode="F")
+    side = max(picture.size)
     if side > WORK_SIDE:
         factor = WORK_SIDE / side
-        ink = ink.resize((max(1, round(ink.width * factor)), max(1, round(ink.height * factor))), Image.Resampling.BOX)
-    array = np.asarray(ink, dtype=np.float32)
+        size = (max(1, round(picture.width * factor)), max(1, round(picture.height * factor)))
+        picture = picture.resize(size, Image.Resampling.BOX)
+    array = np.asarray(picture, dtype=np.float32)
     peak = float(array.max())
     if peak == 0:
         raise EmptyDrawingError("nothing drawn: the image has no ink on it")
-    return preprocess_ink(array / peak)
+    return array / peak
 
 
 def preprocess_ink(ink: np.ndarray) -> np.ndarray:
-    """An ink map (from `ink_map`, or one digit of a segmented number) -> the 28x28 model input."""
-    ink = crop_to_ink(ink)
-    normalized = normalize_stroke(ink)
-    if normalized is not ink:  # most drawings need no change, and then are still cropped
-        ink = crop_to_ink(normalized)
-    return center_by_mass(fit_box(ink))
+    """Ink (H, W) of one digit, uint8 0-255 or float 0-1 (a picture's ink, or one digit of a
+    segmented number) -> the 28x28 model input."""
+    work = crop_to_ink(reduce_to_work(ink))
+    normalized = normalize_stroke(work)
+    if normalized is not work:  # most drawings need no change, and then are still cropped
+        work = crop_to_ink(normalized)
+    return center_by_mass(fit_box(work))
 
 
 def mnist_to_input(images: np.ndarray) -> np.ndarray:
