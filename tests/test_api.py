@@ -359,3 +359,97 @@ def test_page_is_served_without_external_resources(client: TestClient) -> None:
         assert client.get(asset).status_code == 200
     everything = page + client.get("/static/app.js").text + client.get("/static/app.css").text
     assert "http://" not in everything and "https://" not in everything
+
+
+def test_readings_say_whether_they_are_sure(client: TestClient, seven: np.ndarray) -> None:
+    one = client.post("/api/predict", files={"image": ("7.png", png_bytes(seven))}).json()
+    batch = client.post("/api/predict/batch", json={"items": [{"pixels": seven.tolist()}] * 2}).json()
+    number = client.post("/api/read", json={"pixels": seven.tolist()}).json()
+    for reading in [one, *batch["predictions"], *number["digits"]]:
+        assert isinstance(reading["uncertain"], bool) and isinstance(reading["not_a_digit"], bool)
+
+
+@pytest.mark.parametrize(
+    ("body", "message"),
+    [
+        ({"pixels": [[0, 255]], "top_k": "²"}, "top_k"),
+        ({"pixels": [[0, 255]], "top_k": "٣"}, "top_k"),
+        ({"pixels": [[0, 255]], "top_k": True}, "top_k"),
+        ({"image": "data:x"}, "data URL"),
+        ({"image": "data:"}, "data URL"),
+        ({"strokes": [[[0, 0], [5, 5]]], "width": 280, "height": 280, "line_width": -1}, "line_width"),
+        ({"items": []}, "exactly one"),
+    ],
+)
+def test_values_that_once_made_a_500_get_422(client: TestClient, body: dict, message: str) -> None:
+    response = client.post("/api/predict", json=body)
+    assert response.status_code == 422, response.text
+    assert message in response.json()["detail"]
+
+
+@pytest.mark.parametrize("value", ["²", "٣", "7.5", "seven"])
+def test_form_fields_are_validated_like_json(client: TestClient, seven: np.ndarray, value: str) -> None:
+    response = client.post("/api/predict", files={"image": ("7.png", png_bytes(seven))}, data={"top_k": value})
+    assert response.status_code == 422, response.text
+    assert "top_k" in response.json()["detail"]
+
+
+def test_a_long_multipart_boundary_gets_422(client: TestClient, seven: np.ndarray) -> None:
+    boundary = "b" * 300
+    body = (
+        f'--{boundary}\r\nContent-Disposition: form-data; name="image"; filename="7.png"\r\n\r\n'.encode()
+        + png_bytes(seven)
+        + f"\r\n--{boundary}--\r\n".encode()
+    )
+    headers = {"content-type": f"multipart/form-data; boundary={boundary}"}
+    response = client.post("/api/predict", content=body, headers=headers)
+    assert response.status_code == 422 and "boundary" in response.json()["detail"]
+
+
+def test_a_batch_has_a_total_pixel_budget(predictors: dict) -> None:
+    with TestClient(create_app(Settings(max_batch_pixels=100_000), predictors)) as small:
+        canvas = {"pixels": np.full((200, 200), 255, np.uint8).tolist()}
+        canvas["pixels"][100][100] = 0
+        response = small.post("/api/predict/batch", json={"items": [canvas] * 3})
+        assert response.status_code == 413
+        assert "item 2" in response.json()["detail"] and "100,000 pixels" in response.json()["detail"]
+
+
+def test_the_page_has_a_strict_content_security_policy(client: TestClient) -> None:
+    page = client.get("/")
+    policy = page.headers["content-security-policy"]
+    assert "frame-ancestors 'none'" in policy and "script-src 'self'" in policy and "unsafe-inline" not in policy
+    assert page.headers["x-content-type-options"] == "nosniff"
+    assert client.get("/healthz").headers["x-content-type-options"] == "nosniff"
+    assert "<script>" not in page.text and " style=" not in page.text  # nothing the policy would block
+
+
+@pytest.mark.parametrize("path", ["/docs", "/redoc"])
+def test_api_documentation_loads_nothing_from_outside(client: TestClient, path: str) -> None:
+    page = client.get(path)
+    assert page.status_code == 200
+    assert "http://" not in page.text and "https://" not in page.text.replace("https://github.com", "")
+    for asset in re.findall(r'(?:src|href)="(/[^"]+)"', page.text):
+        assert client.get(asset).status_code == 200, asset
+
+
+def test_metrics_can_be_turned_off(predictors: dict) -> None:
+    with TestClient(create_app(Settings(metrics_enabled=False), predictors)) as quiet:
+        assert quiet.get("/metrics").status_code == 404
+        assert "/metrics" not in quiet.get("/openapi.json").json()["paths"]
+
+
+def test_metrics_are_labelled_by_route_not_by_path(client: TestClient) -> None:
+    for path in ("/no/such/page", "/another/made-up/path", "/static/app.js"):
+        client.get(path)
+    text = client.get("/metrics").text
+    assert "made-up" not in text and "no/such" not in text and 'route="other"' in text
+
+
+def test_model_paths_stay_private(predictors: dict, cnn: object) -> None:
+    folder = str(cnn.folder)  # type: ignore[attr-defined]
+    with TestClient(create_app(Settings(default_model=folder), {folder: cnn})) as by_path:  # type: ignore[dict-item]
+        models = by_path.get("/api/models").text + by_path.get("/healthz").text
+        assert folder not in models and '"cnn"' in models
+        answer = by_path.post("/api/predict", json={"pixels": [[0, 255], [255, 0]], "model": "nope"})
+        assert answer.status_code == 404 and folder not in answer.text

@@ -222,6 +222,7 @@ def test_login_form_sets_a_cookie_that_is_not_the_token(feedback_client: TestCli
     assert feedback_client.get("/feedback").status_code == 200  # the client keeps the cookie
 
 
+@pytest.mark.slow
 def test_wrong_tokens_are_slowed_and_limited(feedback_client: TestClient) -> None:
     import time
 
@@ -232,6 +233,17 @@ def test_wrong_tokens_are_slowed_and_limited(feedback_client: TestClient) -> Non
         statuses.append(feedback_client.get("/feedback", headers=headers).status_code)
     assert statuses[:5] == [401] * 5 and statuses[5] == 429
     assert time.monotonic() - started >= 5  # a second per wrong token
+
+
+def test_feedback_can_be_rate_limited_per_client(store: Store, predictors: dict) -> None:
+    settings = Settings(database_url=store.url, feedback_rate_limit="3/minute")
+    with TestClient(create_app(settings, predictors, store)) as client:
+        statuses = [client.post("/api/feedback", json={**drawing(1), "label": 1}).status_code for _ in range(4)]
+        assert statuses == [201, 201, 201, 429]
+        refused = client.post("/api/feedback", json={**drawing(1), "label": 1})
+        assert "3/minute" in refused.json()["detail"] and int(refused.headers["retry-after"]) >= 1
+        assert client.post("/api/predict", json=drawing(1)).status_code == 200  # reading is not limited
+    assert store.count() == 3
 
 
 def test_a_short_admin_token_is_refused_at_start(predictors: dict, store: Store) -> None:
