@@ -287,6 +287,15 @@ def mistake_places(tmp_path: Path, data_dir: Path, busy: int) -> dict[str, objec
     }
 
 
+def test_a_bad_setting_from_the_environment_is_one_line(
+    monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str]
+) -> None:
+    monkeypatch.setenv("DIGITREC_PORT", "eighty")
+    code, out, err = run_main(capsys, "serve")
+    assert code == 1 and out == ""
+    assert "a setting is not valid (port: " in err and len(err.strip().splitlines()) == 1
+
+
 def test_empty_export_writes_nothing(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
     code, _, err = run_main(
         capsys, "feedback", "export", "--db", str(tmp_path / "empty.db"), "--out", str(tmp_path / "out")

@@ -644,17 +644,17 @@ def cmd_serve(args: argparse.Namespace) -> int:
     # Migrated here, before any worker process starts: the workers' own check then finds the
     # schema at its newest revision (a no-op) instead of racing each other to create it.
     check_database(settings.database_url, explicit)
+    from digitrec.web.app import create_app
+
+    # Built here whatever the number of workers (each worker builds its own), so that what the
+    # app refuses (a too-short admin token...) is one line now, not a traceback per worker later.
+    app = create_app(settings, predictors)
     workers = f"{settings.workers} worker{'s' if settings.workers > 1 else ''}"
     print(
         f"digitrec: serving {', '.join(settings.models)} on http://{settings.host}:{settings.port}/ ({workers})",
         file=sys.stderr,
     )
-    if settings.workers == 1:
-        from digitrec.web.app import create_app
-
-        run_server(settings, create_app(settings, predictors), args.log_level)
-    else:
-        run_server(settings, None, args.log_level)
+    run_server(settings, app if settings.workers == 1 else None, args.log_level)
     return 0
 
 
