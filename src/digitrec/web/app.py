@@ -6,21 +6,18 @@ import logging
 from collections.abc import Mapping
 from typing import Any
 
-from fastapi import FastAPI, Request
-from fastapi.exceptions import RequestValidationError
+from fastapi import FastAPI
 from fastapi.openapi.utils import get_openapi
-from fastapi.responses import JSONResponse, Response
 from fastapi.staticfiles import StaticFiles
 from fastapi_offline import FastAPIOffline
-from pydantic import ValidationError
 from pydantic.json_schema import models_json_schema
-from starlette.requests import ClientDisconnect
 
 from digitrec import __version__
-from digitrec.errors import DigitrecError, ModelError, StoreUnavailable, TooLargeError, UnsupportedFormatError
+from digitrec.errors import DigitrecError, ModelError
 from digitrec.feedback import Store, open_store
 from digitrec.inference import Predictor
 from digitrec.web import schemas
+from digitrec.web.handlers import add_error_handlers
 from digitrec.web.metrics import Metrics
 from digitrec.web.middleware import LimitAndMeasure
 from digitrec.web.routes import feedback, numbers, pages, prediction
@@ -70,48 +67,6 @@ def create_app(
     app.mount("/static", StaticFiles(directory=pages.WEB_DIR / "static"), name="static")
     app.openapi = lambda: openapi_with_request_models(app)  # type: ignore[method-assign]
     return app
-
-
-def status_of(exc: DigitrecError) -> int:
-    for kind, status in ((TooLargeError, 413), (UnsupportedFormatError, 415), (StoreUnavailable, 503)):
-        if isinstance(exc, kind):
-            return status
-    return 422
-
-
-def add_error_handlers(app: FastAPI) -> None:
-    """Errors are translated here, once: each answer is JSON with a `detail` that says what to change."""
-
-    async def digitrec_error(request: Request, exc: Exception) -> Response:
-        return JSONResponse({"detail": str(exc)}, status_code=status_of(exc))  # type: ignore[arg-type]
-
-    async def invalid(request: Request, exc: Exception) -> Response:
-        detail = schemas.describe(exc) if isinstance(exc, ValidationError) else describe_request(exc)
-        return JSONResponse({"detail": detail or "invalid request"}, status_code=422)
-
-    async def disconnected(request: Request, exc: Exception) -> Response:
-        # The client left mid-body: nobody reads this answer, and it is no server error.
-        log.debug("client disconnected before sending its whole request")
-        return Response(status_code=400)
-
-    async def login_form(request: Request, exc: Exception) -> Response:
-        return feedback.login_page(getattr(exc, "message", ""))
-
-    async def internal(request: Request, exc: Exception) -> Response:
-        log.error("unexpected error on %s %s", request.method, request.url.path, exc_info=exc)
-        return JSONResponse({"detail": "internal error: it has been logged"}, status_code=500)
-
-    app.add_exception_handler(DigitrecError, digitrec_error)
-    app.add_exception_handler(ValidationError, invalid)
-    app.add_exception_handler(RequestValidationError, invalid)
-    app.add_exception_handler(ClientDisconnect, disconnected)
-    app.add_exception_handler(feedback.HTMLLogin, login_form)
-    app.add_exception_handler(Exception, internal)
-
-
-def describe_request(exc: Any) -> str:
-    errors: list[dict[str, Any]] = getattr(exc, "errors", list)()
-    return "; ".join(schemas.describe_one(e) for e in errors)
 
 
 def openapi_with_request_models(app: FastAPI) -> dict[str, Any]:
