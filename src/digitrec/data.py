@@ -22,6 +22,10 @@ DATA_DIR_ENV = "DIGITREC_DATA_DIR"
 PENDIGITS_ENV = "DIGITREC_PENDIGITS_DIR"
 PENDIGITS_FILE = "pendigits-orig.tra"
 PENDIGITS_SHA256 = "a66225d68d7d68591e62944df1ad33b3f5aa608e2df2505844b41f5568a80da4"
+PENDIGITS_ATTRIBUTION = (
+    "UCI Pen-Based Recognition of Handwritten Digits, E. Alpaydin and F. Alimoglu, Bogazici University, "
+    "1998; UCI Machine Learning Repository, data set 81; CC BY 4.0"
+)
 # Writers of the pendigits file that no shipped model trains on: the validation set for
 # calibration, the "not sure" threshold and the not-a-digit rates (7 of 30, spread over the ids).
 HELD_OUT_WRITERS: tuple[int, ...] = (3, 8, 12, 17, 21, 26, 30)

@@ -229,6 +229,7 @@ def write_report(report: Report, images: np.ndarray, history: list[dict[str, flo
         fig.suptitle("misclassified test digits (true→predicted)")
         written.append(_save(fig, folder / "misclassified.png"))
 
+    written.append(_reliability_diagram(report, folder / "reliability.png"))
     if history:
         epochs = [h["epoch"] for h in history]
         fig, (loss_ax, acc_ax) = plt.subplots(1, 2, figsize=(10, 4))
@@ -243,6 +244,26 @@ def write_report(report: Report, images: np.ndarray, history: list[dict[str, flo
             ax.grid(alpha=0.3)
         written.append(_save(fig, folder / "training.png"))
     return written
+
+
+def _reliability_diagram(report: Report, path: Path) -> Path:
+    """Accuracy against confidence per bin of the top probability: on the diagonal when calibrated."""
+    import matplotlib.pyplot as plt
+
+    digits = report.labels < 10
+    bins = calibration.reliability(report.probabilities[digits], report.labels[digits])
+    fig, (ax, counts) = plt.subplots(2, 1, figsize=(5.5, 6.5), sharex=True, gridspec_kw={"height_ratios": [3, 1]})
+    centres = [(b["low"] + b["high"]) / 2 for b in bins]
+    width = 1 / calibration.BINS
+    ax.bar(centres, [b["accuracy"] for b in bins], width=width * 0.9, color="#4c78a8", label="accuracy")
+    ax.plot([b["confidence"] for b in bins], [b["confidence"] for b in bins], "o", color="#e45756", label="confidence")
+    ax.plot([0, 1], [0, 1], "--", color="grey", linewidth=1)
+    ece = report.calibration()["ece"]
+    ax.set(ylabel="accuracy", title=f"{report.model} on {report.dataset}: ECE {ece:.2%}", xlim=(0, 1), ylim=(0, 1))
+    ax.legend(loc="upper left")
+    counts.bar(centres, [b["count"] for b in bins], width=width * 0.9, color="#9d9d9d")
+    counts.set(xlabel="top probability (15 equal-width bins)", ylabel="answers", yscale="log")
+    return _save(fig, path)
 
 
 def _save(fig: Any, path: Path) -> Path:
