@@ -135,6 +135,7 @@ def test_seed_request_format(
         assert response.text == str(labels[index])
 
 
+@pytest.mark.slow
 def test_drawn_mnist_digits_are_read_at_least_99_percent(
     client: TestClient, mnist_test: tuple[np.ndarray, np.ndarray]
 ) -> None:

@@ -38,7 +38,8 @@ def as_postgres_user(command: list[str]) -> list[str]:
 
 @pytest.fixture(scope="session")
 def postgres_server() -> Iterator[str]:
-    """A real PostgreSQL server, a throwaway cluster on a Unix socket in a temporary folder."""
+    """A real PostgreSQL server, a throwaway cluster on a Unix socket in a temporary folder (not
+    pytest's tmp_path: its parents are private to this user, and the server runs as `postgres`)."""
     bin_dir = postgres_bin()
     folder = Path(tempfile.mkdtemp(prefix="digitrec-pg-"))
     folder.chmod(0o777)
@@ -161,6 +162,7 @@ def digitrec(*args: str) -> subprocess.CompletedProcess[str]:
     return subprocess.run([sys.executable, "-m", "digitrec", *args], capture_output=True, text=True, timeout=900)
 
 
+@pytest.mark.slow
 def test_stats_and_export_read_the_same_database(feedback_client: TestClient, store: Store, tmp_path: Path) -> None:
     for label, predicted in [(1, 7), (1, 7), (4, 9), (9, None)]:
         body = {**drawing(label), "label": label} | ({"predicted": predicted} if predicted is not None else {})
@@ -190,6 +192,7 @@ def test_stats_and_export_read_the_same_database(feedback_client: TestClient, st
     np.testing.assert_array_equal(csv_labels, labels)
 
 
+@pytest.mark.slow
 def test_unreachable_database_is_a_one_line_error() -> None:
     result = digitrec("feedback", "stats", "--db", "postgresql+psycopg://nobody@127.0.0.1:9/none")
     assert result.returncode == 1
