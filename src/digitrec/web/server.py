@@ -130,13 +130,15 @@ def uvicorn_config(app: Any, settings: Settings, log_level: str) -> uvicorn.Conf
     )
 
 
-def serve(settings: Settings, log_level: str = "info") -> None:
-    """Serve until SIGINT/SIGTERM: in this process for one worker, else one process per worker."""
+def serve(settings: Settings, log_level: str = "info", app: Any = None) -> None:
+    """Serve until SIGINT/SIGTERM: in this process for one worker (`app`, or one built from the
+    settings), else one process per worker, each building its own app."""
     if settings.workers == 1:
         from digitrec.web.app import create_app
 
         sock = listening_socket(settings.host, settings.port, reuse_port=False)
-        uvicorn.Server(uvicorn_config(create_app(settings), settings, log_level)).run(sockets=[sock])
+        config = uvicorn_config(app if app is not None else create_app(settings), settings, log_level)
+        uvicorn.Server(config).run(sockets=[sock])
         return
     os.environ.update(settings.to_env())  # worker processes build the same app from these
     context = multiprocessing.get_context("spawn")
