@@ -225,9 +225,17 @@ class ReadDigitOut(ReadingOut):
     box: list[int] = Field(..., description="[x, y, width, height] of the digit in the drawing's pixels")
 
 
+class LeftOutOut(BaseModel):
+    box: list[int] = Field(..., description="[x, y, width, height] of the mark in the drawing's pixels")
+    not_a_digit: bool = Field(True, description="why it is not in `text`: it reads as no digit")
+
+
 class ReadOut(BaseModel):
     text: str = Field(..., description="the number read, left to right")
     digits: list[ReadDigitOut]
+    left_out: list[LeftOutOut] = Field(
+        default_factory=list, description="marks read as no digit (a stray dot, a dash), left out of `text`"
+    )
     model: str
     model_version: str
     elapsed_ms: float
