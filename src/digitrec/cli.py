@@ -632,6 +632,7 @@ def check_database(url: str, explicit: bool) -> bool:
 def cmd_serve(args: argparse.Namespace) -> int:
     from digitrec.feedback import DATABASE_URL_ENV, resolve_database_url
     from digitrec.inference import Predictor
+    from digitrec.web.app import create_app
 
     settings = serve_settings(args)
     if settings.workers < 1:
@@ -644,17 +645,18 @@ def cmd_serve(args: argparse.Namespace) -> int:
     # Migrated here, before any worker process starts: the workers' own check then finds the
     # schema at its newest revision (a no-op) instead of racing each other to create it.
     check_database(settings.database_url, explicit)
-    from digitrec.web.app import create_app
-
     # Built here whatever the number of workers (each worker builds its own), so that what the
     # app refuses (a too-short admin token...) is one line now, not a traceback per worker later.
-    app = create_app(settings, predictors)
+    app: Any = create_app(settings, predictors)
+    del predictors
+    if settings.workers > 1:
+        app = None  # each worker builds its own: the supervisor process need not hold the models
     workers = f"{settings.workers} worker{'s' if settings.workers > 1 else ''}"
     print(
         f"digitrec: serving {', '.join(settings.models)} on http://{settings.host}:{settings.port}/ ({workers})",
         file=sys.stderr,
     )
-    run_server(settings, app if settings.workers == 1 else None, args.log_level)
+    run_server(settings, app, args.log_level)
     return 0
 
 
