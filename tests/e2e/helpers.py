@@ -67,16 +67,26 @@ def number_strokes(digits: str, height: float, x0: float = 10, y0: float = 10) -
     ]
 
 
+def shows(page: Any, testid: str, expected: str, timeout: float) -> None:
+    """Wait until the element's text is `expected`; else fail saying what the page shows."""
+    try:
+        page.wait_for_function(
+            "([id, text]) => document.querySelector(`[data-testid=${id}]`).textContent === text"
+            " && document.body.dataset.reading === 'done'",  # the answer to the finished drawing
+            arg=[testid, expected],
+            timeout=timeout,
+        )
+    except Exception:  # Playwright's TimeoutError: say what is on the page instead
+        assert text_of(page, testid) == expected
+        raise
+
+
 def reading(page: Any, expected: str, timeout: float = 5000) -> None:
-    page.wait_for_function(
-        "d => document.querySelector('[data-testid=prediction]').textContent === d", arg=expected, timeout=timeout
-    )
+    shows(page, "prediction", expected, timeout)
 
 
 def number_reading(page: Any, expected: str, timeout: float = 5000) -> None:
-    page.wait_for_function(
-        "d => document.querySelector('[data-testid=number]').textContent === d", arg=expected, timeout=timeout
-    )
+    shows(page, "number", expected, timeout)
 
 
 def text_of(page: Any, testid: str) -> str:

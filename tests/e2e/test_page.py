@@ -151,7 +151,7 @@ def test_ten_digits_at_a_normal_size_are_read_with_the_default_pen(page: Any) ->
     with page.expect_request("**/api/read") as sent:
         draw_strokes(page, number_strokes("1234567890", 65, x0=40, y0=(box["height"] - 80) / 2))
     assert sent.value.post_data_json["line_width"] <= 12
-    number_reading(page, "1234567890")
+    number_reading(page, "1234567890", timeout=15000)
     page.screenshot(path=str(ARTIFACTS / "number-ten-digits.png"))
 
 

@@ -68,12 +68,19 @@ def test_missing_flags_read_as_false(page: Any) -> None:
     assert "% sure" in text_of(page, "confidence")
 
 
-def test_number_mode_leaves_out_stray_marks_and_marks_unsure_digits(any_page: Any) -> None:
+@pytest.mark.parametrize("stray", ["flagged", "left_out"])
+def test_number_mode_leaves_out_stray_marks_and_marks_unsure_digits(any_page: Any, stray: str) -> None:
+    """A stray mark comes flagged `not_a_digit` among the digits, or apart in `left_out`."""
+
     def flag(body: dict[str, Any]) -> None:
         if len(body["digits"]) < 3:  # answered while the number is still being written
             return
         body["digits"][1]["uncertain"] = True
-        body["digits"][2]["not_a_digit"] = True
+        if stray == "flagged":
+            body["digits"][2]["not_a_digit"] = True
+        else:
+            mark = body["digits"].pop(2)
+            body["left_out"] = [{"box": mark["box"], "not_a_digit": True}]
 
     any_page.get_by_test_id("mode-number").click()
     change_answers(any_page, "/api/read", flag)

@@ -264,6 +264,12 @@ function schedulePrediction(now) {
   clearTimeout(retryTimer);
   const wait = now ? 0 : Math.max(0, THROTTLE_MS - (performance.now() - lastSent));
   pending = setTimeout(predict, wait);
+  readingState("waiting");
+}
+
+// "waiting" until the answer to the latest drawing is on screen ("done"), or "retrying".
+function readingState(state) {
+  document.body.dataset.reading = state;
 }
 
 function allStrokes() {
@@ -313,6 +319,7 @@ async function predict() {
     if (seq === requestSeq) retryLater("Cannot reach the digitrec server.");
     return;
   }
+  if (seq === requestSeq && !current && response.ok) readingState("done");
   if (seq < shownSeq) return; // a newer answer is already on screen
   shownSeq = seq;
   if (response.status >= 502 && response.status <= 504) {
@@ -321,6 +328,7 @@ async function predict() {
   }
   retryDelay = 0;
   if (!response.ok) {
+    if (seq === requestSeq) readingState("done");
     showError(answer.detail || `The server answered ${response.status}.`);
     return;
   }
@@ -334,6 +342,7 @@ function retryLater(why) {
   retryDelay = retryDelay ? Math.min(retryDelay * 2, RETRY_MAX_MS) : RETRY_FIRST_MS;
   clearTimeout(retryTimer);
   retryTimer = setTimeout(predict, retryDelay);
+  readingState("retrying");
   showError(`${why} Your drawing is kept and will be read as soon as the server answers ` +
     `(trying again every ${Math.ceil(retryDelay / 1000)} s).`);
 }
@@ -475,7 +484,10 @@ function paintHeat(rows, heatmap) {
 // ---------------------------------------------------------------- showing a number
 
 function showNumber(answer) {
-  const digits = answer.digits.map((d) => ({ ...d, stray: Boolean(d.not_a_digit), unsure: !d.not_a_digit && Boolean(d.uncertain) }));
+  // Stray marks come flagged among the digits, or apart in `left_out`: either way, by position.
+  const digits = answer.digits.concat((answer.left_out || []).map((m) => ({ ...m, not_a_digit: true })))
+    .map((d) => ({ ...d, stray: Boolean(d.not_a_digit), unsure: !d.not_a_digit && Boolean(d.uncertain) }))
+    .sort((a, b) => a.box[0] - b.box[0]);
   const read = digits.filter((d) => !d.stray);
   numberOut.innerHTML = "";
   for (const d of read) {
@@ -749,6 +761,7 @@ function startNewDrawing() {
   clearTimeout(pending);
   clearTimeout(retryTimer);
   retryDelay = 0;
+  readingState("done");
   drawingChanged();
   resetResult();
 }
