@@ -114,10 +114,13 @@ def other_format(data: bytes) -> str | None:
     """The name of another format Pillow knows these bytes as, from their first 16 bytes only
     (each plugin's magic-number check, the first step of Image.open): nothing is parsed."""
     Image.init()
-    prefix = data[:16]
+    prefix = data[:16].ljust(16, b"\0")  # some checks unpack a fixed-size header: never short
     for name, (_, accept) in Image.OPEN.items():
-        if name not in FORMATS and accept is not None and accept(prefix):
-            return str(name)
+        try:
+            if name not in FORMATS and accept is not None and accept(prefix):
+                return str(name)
+        except Exception:  # noqa: BLE001 - a plugin's magic check choking on odd bytes means "not it"
+            continue
     return None
 
 
