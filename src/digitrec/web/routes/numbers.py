@@ -8,9 +8,10 @@ import numpy as np
 from fastapi import APIRouter, Request
 from fastapi.responses import Response
 
-from digitrec.errors import EmptyDrawingError, InputError
-from digitrec.preprocess import ink_map, preprocess_ink
-from digitrec.segment import segment
+from digitrec.decode import stroke_scale
+from digitrec.numbers import Digit, read_page
+from digitrec.preprocess import ink_image
+from digitrec.segment import components, from_strokes
 from digitrec.web import schemas
 from digitrec.web.routes.common import (
     ERRORS,
@@ -18,6 +19,7 @@ from digitrec.web.routes.common import (
     RegistryDep,
     SettingsDep,
     answer,
+    decoding_budget,
     pictures,
     read_submission,
     reading_body,
@@ -25,7 +27,6 @@ from digitrec.web.routes.common import (
 )
 
 router = APIRouter(tags=["numbers"])
-MAX_DIGITS = 40
 
 
 @router.post(
@@ -40,15 +41,30 @@ async def read_number(request: Request, settings: SettingsDep, registry: Registr
     submission = await read_submission(request, settings, schemas.PredictOptions, schemas.PredictRequest, many=False)
     name, predictor = registry.get(submission.options.model)
     picture = next(pictures(submission, settings))
-    segments = segment(ink_map(picture))
-    if not segments:
-        raise EmptyDrawingError("nothing drawn: write a number first")
-    if len(segments) > MAX_DIGITS:
-        raise InputError(f"{len(segments)} separate marks; at most {MAX_DIGITS} digits are read at once")
-    readings = predictor.read(np.stack([preprocess_ink(s.ink) for s in segments]))
+    ink = np.asarray(ink_image(picture))
+    drawing = submission.drawings[0]
+    scale = 1.0
+    if isinstance(drawing, schemas.Drawing) and drawing.strokes is not None:
+        # The picture was drawn scaled down on big canvases: strokes and pen go to its pixels,
+        # boxes come back to the client's.
+        assert drawing.width is not None and drawing.height is not None
+        scale = stroke_scale(drawing.width, drawing.height, decoding_budget(settings))
+        pen = (drawing.line_width or max(drawing.width, drawing.height) / 16) * scale
+        page = from_strokes(ink, [np.asarray(s, dtype=np.float64) * scale for s in drawing.strokes], pen)
+    else:
+        page = components(ink)
+    number = read_page(page, predictor)
+
+    def client_box(found: Digit) -> list[int]:
+        x0, y0, x1, y1 = (round(v / scale) for v in found.box)
+        return [x0, y0, x1 - x0, y1 - y0]
+
     digits = []
-    for found, reading in zip(segments, readings, strict=True):
-        item = reading_body(name, reading, submission.options.top_k, metrics)
-        item["box"] = list(found.box)
+    for found in number.digits:
+        item = reading_body(name, found.reading, submission.options.top_k, metrics)
+        item["box"] = client_box(found)
         digits.append(item)
-    return answer({"text": "".join(str(d["digit"]) for d in digits), "digits": digits}, name, predictor, started)
+    # Marks read as no digit (a stray dot, a dash) stay out of `text`, but are said.
+    left_out = [{"box": client_box(m), "not_a_digit": True} for m in number.left_out]
+    body = {"text": number.text, "digits": digits, "left_out": left_out}
+    return answer(body, name, predictor, started)
