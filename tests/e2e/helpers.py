@@ -77,7 +77,8 @@ def shows(page: Any, testid: str, expected: str, timeout: float) -> None:
             timeout=timeout,
         )
     except Exception:  # Playwright's TimeoutError: say what is on the page instead
-        assert text_of(page, testid) == expected
+        shown = text_of(page, testid)
+        assert shown == expected, f"the page shows {shown!r}, not {expected!r}"
         raise
 
 

@@ -303,8 +303,28 @@ function post(url, body) {
   return fetch(url, { method: "POST", headers, body });
 }
 
+// One request at a time: a slow server gets the newest drawing next, not a queue of stale ones.
+let inFlight = false;
+let again = false;
 async function predict() {
   if (!hasDrawing()) return;
+  if (inFlight) {
+    again = true;
+    return;
+  }
+  inFlight = true;
+  try {
+    await ask();
+  } finally {
+    inFlight = false;
+    if (again) {
+      again = false;
+      predict();
+    }
+  }
+}
+
+async function ask() {
   lastSent = performance.now();
   const seq = ++requestSeq;
   const body = drawingBody({
@@ -319,7 +339,7 @@ async function predict() {
     if (seq === requestSeq) retryLater("Cannot reach the digitrec server.");
     return;
   }
-  if (seq === requestSeq && !current && response.ok) readingState("done");
+  if (seq === requestSeq && !current && !again && response.ok) readingState("done");
   if (seq < shownSeq) return; // a newer answer is already on screen
   shownSeq = seq;
   if (response.status >= 502 && response.status <= 504) {
