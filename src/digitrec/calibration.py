@@ -38,25 +38,38 @@ def digit_probabilities(
     return apply_confidence_map(probabilities, knots) if knots else probabilities
 
 
-def isotonic_knots(confidence: np.ndarray, correct: np.ndarray, knots: int = 40) -> list[list[float]]:
+def isotonic_knots(confidence: np.ndarray, correct: np.ndarray, knots: int = 100) -> list[list[float]]:
     """A monotone map from top probability to the chance of being right (pool-adjacent-violators),
     as at most `knots` (x, y) points for np.interp: for models whose miscalibration one
     temperature cannot fix (seed-ann: over-confident when sure, under-confident when not)."""
     order = np.argsort(confidence, kind="stable")
     x, y = confidence[order].astype(np.float64), correct[order].astype(np.float64)
-    values, weights, ends = [], [], []
+    # Blocks of (sum of x, sum of y, count); a block's knot is its mean confidence and accuracy,
+    # so that the map passes through (confidence, accuracy) of every block: calibrated there.
+    blocks: list[list[float]] = []
     for xi, yi in zip(x, y, strict=True):
-        values.append(yi)
-        weights.append(1.0)
-        ends.append(xi)
-        while len(values) > 1 and values[-2] > values[-1]:
-            total = weights[-2] + weights[-1]
-            values[-2] = (values[-2] * weights[-2] + values[-1] * weights[-1]) / total
-            weights[-2] = total
-            ends[-2] = ends[-1]
-            del values[-1], weights[-1], ends[-1]
-    picks = np.unique(np.linspace(0, len(values) - 1, min(knots, len(values))).round().astype(int))
-    return [[round(float(ends[i]), 6), round(float(values[i]), 6)] for i in picks]
+        blocks.append([xi, yi, 1.0])
+        while len(blocks) > 1 and blocks[-2][1] / blocks[-2][2] > blocks[-1][1] / blocks[-1][2]:
+            last = blocks.pop()
+            blocks[-1] = [blocks[-1][0] + last[0], blocks[-1][1] + last[1], blocks[-1][2] + last[2]]
+    points = [(b[0] / b[2], b[1] / b[2]) for b in blocks]
+    picks = np.unique(np.linspace(0, len(points) - 1, min(knots, len(points))).round().astype(int))
+    return [[round(points[i][0], 6), round(points[i][1], 6)] for i in picks]
+
+
+def knots_by_halves(probabilities: np.ndarray, labels: np.ndarray, choices: tuple[int, ...] = (20, 40, 100)) -> int:
+    """How detailed the map may be without fitting noise: two-fold cross-validation of the ECE."""
+    confidence, correct = probabilities.max(axis=1), probabilities.argmax(axis=1) == labels
+    halves = (np.arange(len(labels)) % 2 == 0, np.arange(len(labels)) % 2 == 1)
+
+    def held_out_ece(knots: int) -> float:
+        total = 0.0
+        for fit, check in (halves, halves[::-1]):
+            mapped = apply_confidence_map(probabilities[check], isotonic_knots(confidence[fit], correct[fit], knots))
+            total += expected_calibration_error(mapped, labels[check])
+        return total
+
+    return min(choices, key=held_out_ece)
 
 
 def apply_confidence_map(probabilities: np.ndarray, knots: list[list[float]]) -> np.ndarray:

@@ -304,12 +304,16 @@ def fit_calibration(
     raw, labels = np.concatenate([raw_mnist, raw_writers]), np.concatenate([mnist_y, writers_y])
     temperature = calibration.fit_temperature(raw, labels)
     knots = None
-    scaled = calibration.digit_probabilities(raw, temperature)
-    if calibration.expected_calibration_error(scaled, labels) > MAX_TEMPERATURE_ECE:
-        # Fitted on MNIST's split alone: a model this far from reading the writers (seed-ann)
-        # cannot be calibrated for both at once, and its stated targets are on MNIST.
-        mnist_scaled = scaled[: len(mnist_y)]
-        knots = calibration.isotonic_knots(mnist_scaled.max(axis=1), mnist_scaled.argmax(axis=1) == mnist_y)
+    if calibration.expected_calibration_error(calibration.digit_probabilities(raw, temperature), labels) > (
+        MAX_TEMPERATURE_ECE
+    ):
+        # A model this far from reading the writers (seed-ann) cannot be calibrated for both at
+        # once, and its stated targets are on MNIST: temperature and map from MNIST's split alone.
+        temperature = calibration.fit_temperature(raw_mnist, mnist_y)
+        scaled = calibration.digit_probabilities(raw_mnist, temperature)
+        knots = calibration.isotonic_knots(
+            scaled.max(axis=1), scaled.argmax(axis=1) == mnist_y, calibration.knots_by_halves(scaled, mnist_y)
+        )
     mnist_p = calibration.digit_probabilities(raw_mnist, temperature, knots)
     writers_p = calibration.digit_probabilities(raw_writers, temperature, knots)
     uncertain_below = max(
