@@ -416,3 +416,27 @@ def test_finetune_learns_the_corrections_without_forgetting_mnist(tmp_path: Path
     assert after["corrections_holdout"] >= before["corrections_holdout"] + 0.3
     assert after["mnist_test"] >= before["mnist_test"] - 0.0005  # at most 0.05 points lower
     assert (tmp_path / "tuned" / "model.onnx").is_file()
+
+
+def test_a_changed_mind_replaces_and_undo_takes_back(feedback_client: TestClient, store: Store) -> None:
+    """One answer per drawing: a second choice replaces the first in one transaction, Undo takes
+    it back, and neither works without the token that only the poster was given."""
+    first = feedback_client.post("/api/feedback", json={**drawing(7), "label": 1, "predicted": 7})
+    assert first.status_code == 201
+    row_id, token = first.json()["id"], first.json()["undo"]
+    stranger = feedback_client.post(
+        "/api/feedback", json={**drawing(7), "label": 2, "predicted": 7, "replaces": row_id, "undo": "0" * 32}
+    )
+    assert stranger.status_code == 422 and "undo token" in stranger.json()["detail"]
+    assert feedback_client.delete(f"/api/feedback/{row_id}", headers={"X-Undo-Token": "0" * 32}).status_code == 404
+    second = feedback_client.post(
+        "/api/feedback", json={**drawing(7), "label": 2, "predicted": 7, "replaces": row_id, "undo": token}
+    )
+    assert second.status_code == 201
+    assert [(r.id, r.label) for r in store.recent()] == [(second.json()["id"], 2)]
+    undo = feedback_client.delete(
+        f"/api/feedback/{second.json()['id']}", headers={"X-Undo-Token": second.json()["undo"]}
+    )
+    assert undo.status_code == 204 and store.count() == 0
+    half = feedback_client.post("/api/feedback", json={**drawing(7), "label": 1, "predicted": 7, "replaces": 5})
+    assert half.status_code == 422 and "go together" in half.json()["detail"]

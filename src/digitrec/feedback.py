@@ -9,6 +9,8 @@ from __future__ import annotations
 
 import contextlib
 import datetime as dt
+import hashlib
+import hmac
 import io
 import logging
 import os
@@ -25,7 +27,7 @@ from sqlalchemy.engine import Engine, make_url
 from sqlalchemy.exc import SQLAlchemyError
 from sqlalchemy.orm import DeclarativeBase, Mapped, Session, mapped_column, sessionmaker
 
-from digitrec.errors import DigitrecError, StoreUnavailable
+from digitrec.errors import DigitrecError, InputError, StoreUnavailable
 from digitrec.preprocess import ink_image
 
 DATABASE_URL_ENV = "DIGITREC_DATABASE_URL"
@@ -133,6 +135,12 @@ def migrate(url: str) -> None:
         raise DigitrecError(f"cannot open the feedback database {redact(url)}: {scrub(str(exc), url)}") from None
 
 
+def undo_token(row: Correction) -> str:
+    """A token only the poster of an answer knows (it hashes the row's id and its 28x28 input),
+    so that no one else can take a stored answer back or replace it."""
+    return hashlib.sha256(str(row.id).encode() + b":" + bytes(row.input)).hexdigest()[:32]
+
+
 class Store:
     def __init__(self, url: str) -> None:
         self.url = url
@@ -154,7 +162,10 @@ class Store:
         model_input: np.ndarray,
         image_png: bytes,
         kind: str = "correction",
+        replaces: tuple[int, str] | None = None,
     ) -> Correction:
+        """Store one answer; with `replaces` (id, undo token), the earlier answer for the same
+        drawing goes in the same transaction, so a changed mind leaves exactly one row."""
         row = Correction(
             created_at=dt.datetime.now(dt.UTC),
             label=label,
@@ -166,8 +177,23 @@ class Store:
             image_png=image_png,
         )
         with self._reachable(), self.sessions.begin() as session:
+            if replaces is not None and not self._delete_in(session, *replaces):
+                raise InputError(f"`replaces`: there is no answer #{replaces[0]} with that undo token")
             session.add(row)
         return row
+
+    def delete(self, row_id: int, token: str) -> bool:
+        """Take an answer back (the page's Undo); only with the token its poster was given."""
+        with self._reachable(), self.sessions.begin() as session:
+            return self._delete_in(session, row_id, token)
+
+    @staticmethod
+    def _delete_in(session: Session, row_id: int, token: str) -> bool:
+        row = session.get(Correction, row_id)
+        if row is None or not hmac.compare_digest(undo_token(row), token):
+            return False
+        session.delete(row)
+        return True
 
     def recent(self, limit: int = 100, offset: int = 0) -> list[Correction]:
         """The newest corrections first, `limit` of them after skipping `offset`."""

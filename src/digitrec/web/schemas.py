@@ -134,6 +134,12 @@ class FeedbackOptions(PredictOptions):
         description='"correction": the model was wrong; "confirmation": it was right (then `label` may '
         "equal `predicted`)",
     )
+    replaces: int | None = Field(
+        None, ge=1, description="the id of this drawing's earlier answer, which this one replaces (a changed mind)"
+    )
+    undo: str | None = Field(
+        None, max_length=64, description="with `replaces`: the `undo` token the earlier answer was given"
+    )
 
     @model_validator(mode="after")
     def _a_correction_corrects(self) -> FeedbackOptions:
@@ -142,6 +148,8 @@ class FeedbackOptions(PredictOptions):
                 f"`label` {self.label} equals `predicted`: that is no correction. To say the model "
                 'was right, send "kind": "confirmation"'
             )
+        if (self.replaces is None) != (self.undo is None):
+            raise ValueError("`replaces` and `undo` go together: the earlier answer's id and its undo token")
         return self
 
 
@@ -179,6 +187,7 @@ class FeedbackOut(BaseModel):
     model: str
     model_version: str
     created_at: str
+    undo: str = Field(..., description="the token to take this answer back or replace it (only its poster has it)")
 
 
 class Candidate(BaseModel):

@@ -5,12 +5,12 @@ from __future__ import annotations
 import asyncio
 from typing import Annotated
 
-from fastapi import APIRouter, HTTPException, Query, Request
+from fastapi import APIRouter, Header, HTTPException, Query, Request
 from fastapi.concurrency import run_in_threadpool
 from fastapi.responses import HTMLResponse, JSONResponse, RedirectResponse, Response
 
 from digitrec.errors import EmptyDrawingError, InputError
-from digitrec.feedback import Correction, Store, drawing_png
+from digitrec.feedback import Correction, Store, drawing_png, undo_token
 from digitrec.inference import Predictor
 from digitrec.preprocess import preprocess
 from digitrec.web import schemas
@@ -69,8 +69,21 @@ async def feedback(
         "model": name,
         "model_version": row.model_version,
         "created_at": row.created_at.isoformat(),
+        "undo": undo_token(row),
     }
     return JSONResponse(body, status_code=201)
+
+
+@router.delete(
+    "/api/feedback/{row_id}",
+    status_code=204,
+    responses={404: {"model": schemas.ErrorOut, "description": "no such answer, or the wrong undo token"}},
+    summary="Take a stored answer back (Undo), with the `undo` token its POST answered",
+)
+async def take_back(row_id: int, store: StoreDep, x_undo_token: Annotated[str, Header(max_length=64)] = "") -> Response:
+    if not await run_in_threadpool(store.delete, row_id, x_undo_token):
+        raise HTTPException(404, f"no answer #{row_id} with that undo token (X-Undo-Token header)")
+    return Response(status_code=204)
 
 
 def store_correction(
@@ -94,6 +107,7 @@ def store_correction(
         model_version=predictor.version,
         model_input=model_input,
         image_png=image_png,
+        replaces=(options.replaces, options.undo) if options.replaces is not None and options.undo else None,
     )
 
 

@@ -608,8 +608,9 @@ function feedbackFields(kind, label) {
   return {
     label, kind, model: lastAnswer.model,
     predicted: lastAnswer.not_a_digit ? undefined : lastAnswer.digit,
-    // The stored answer this one replaces (the server should supersede it: see the report).
+    // The stored answer this one replaces: the server deletes it in the same transaction.
     replaces: feedback.id ?? undefined,
+    undo: feedback.undo ?? undefined,
   };
 }
 
@@ -632,7 +633,7 @@ async function sendFeedback(kind, label) {
   feedback.busy = false;
   if (response && response.status === 201) {
     const replaced = feedback.id;
-    feedback = { id: answer.id, kind, label, busy: false };
+    feedback = { id: answer.id, undo: answer.undo, kind, label, busy: false };
     thanks.textContent = (kind === "confirmation" ? `Thanks! Stored as right (#${answer.id}).`
       : `Thank you! Stored as a ${label} (#${answer.id}); it will help the next model.`) +
       (replaced ? ` It replaces #${replaced}.` : "");
@@ -667,7 +668,7 @@ async function undoFeedback() {
   setBusy(true, "Taking it back…");
   let response = null;
   try {
-    response = await fetch(`/api/feedback/${id}`, { method: "DELETE" });
+    response = await fetch(`/api/feedback/${id}`, { method: "DELETE", headers: { "X-Undo-Token": feedback.undo } });
   } catch (err) { /* reported below */ }
   if (token !== drawingToken) return;
   feedback.busy = false;
@@ -678,7 +679,7 @@ async function undoFeedback() {
   } else {
     thanks.classList.add("failed");
     thanks.textContent = !response ? `Could not reach the server to take #${id} back.` :
-      [404, 405].includes(response.status) ? `This server cannot take an answer back yet: #${id} stays stored.`
+      response.status === 404 ? `#${id} is not stored here any more (or was not yours to take back).`
         : `Could not take #${id} back (the server answered ${response.status}).`;
   }
   markChoice();
