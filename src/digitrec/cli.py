@@ -151,7 +151,15 @@ def add_train(commands: Any, shared: dict[str, argparse.ArgumentParser]) -> None
 
 def add_evaluate(commands: Any, shared: dict[str, argparse.ArgumentParser]) -> None:
     evaluate = commands.add_parser(
-        "evaluate", help="accuracy on the MNIST test set", parents=[shared["model"], shared["data"]]
+        "evaluate",
+        help="accuracy and calibration on the MNIST test set, the held-out writers or non-digits",
+        parents=[shared["model"], shared["data"]],
+    )
+    evaluate.add_argument(
+        "--dataset",
+        choices=("mnist-test", "writers", "non-digits"),
+        default="mnist-test",
+        help="MNIST's test set, the held-out pendigits writers drawn as the page draws, or the non-digit drawings",
     )
     evaluate.add_argument("--json", action="store_true", help="print one JSON object")
     evaluate.add_argument("--report", metavar="DIR", help="write confusion, error and training-curve PNGs here")
@@ -273,6 +281,7 @@ def build_parser() -> argparse.ArgumentParser:
     add_serve(commands, shared)
     add_feedback(commands, shared)
     add_finetune(commands, shared)
+    add_calibrate(commands, shared)
     models = commands.add_parser("models", help="list the shipped models")
     models.set_defaults(handler=cmd_models)
     return parser
@@ -434,6 +443,8 @@ def cmd_evaluate(args: argparse.Namespace) -> int:
         check_folder_to_write(Path(args.report), "--report")
     if args.record and not os.access(folder / METADATA_FILE, os.W_OK):
         fail(f"--record writes {folder / METADATA_FILE}, which is read-only here")
+    if args.dataset != "mnist-test":
+        return evaluate_other(args, folder)
     check_mnist(args.data_dir, "test")
     report, images = evaluate_test_set(
         args.model, args.data_dir, through_preprocess=args.preprocess, threads=args.threads
@@ -460,6 +471,60 @@ def cmd_evaluate(args: argparse.Namespace) -> int:
     print("digit  precision  recall")
     for digit, (p, r) in enumerate(zip(report.precision(), report.recall(), strict=True)):
         print(f"{digit:>5}  {p:9.4f}  {r:6.4f}")
+    return 0
+
+
+def evaluate_other(args: argparse.Namespace, folder: Path) -> int:
+    """`evaluate --dataset writers|non-digits`: the figures in README's table, --record stores them."""
+    from digitrec.checkpoint import read_metadata, write_metadata
+    from digitrec.evaluate import evaluate_dataset, measuring_cpu
+
+    if args.preprocess or args.report:
+        fail("--preprocess and --report go with the MNIST test set (--dataset mnist-test)")
+    result = evaluate_dataset(args.model, args.dataset, args.data_dir, threads=args.threads).as_dict()
+    if args.record:
+        metadata = read_metadata(folder)
+        metadata.setdefault("metrics", {})[args.dataset.replace("-", "_")] = {
+            k: v for k, v in result.items() if k not in ("model", "version", "precision", "recall", "confusion")
+        }
+        metadata["metrics"]["measured_on"] = measuring_cpu()
+        write_metadata(folder, metadata)
+        print(f"recorded {args.dataset} in {folder}", file=sys.stderr)
+    if args.json:
+        print(json.dumps(result))
+    elif "accuracy" in result:
+        print(
+            f"{result['model']}: accuracy {result['accuracy']:.4f} on {result['n']:,} {args.dataset} digits, "
+            f"ECE {result['ece']:.4f}"
+        )
+    else:
+        print(f"{result['model']}: {result['not_a_digit_rate']:.2%} of {result['n']:,} non-digit drawings flagged")
+    return 0
+
+
+def add_calibrate(commands: Any, shared: dict[str, argparse.ArgumentParser]) -> None:
+    calibrate = commands.add_parser(
+        "calibrate",
+        help="fit the model's temperature and its 'not sure' / 'not a digit' thresholds on validation data",
+        parents=[shared["model"], shared["data"]],
+    )
+    calibrate.set_defaults(handler=cmd_calibrate)
+
+
+def cmd_calibrate(args: argparse.Namespace) -> int:
+    from digitrec.evaluate import fit_calibration
+
+    folder = resolve_model(args.model)
+    if not os.access(folder / METADATA_FILE, os.W_OK):
+        fail(f"calibrate writes {folder / METADATA_FILE}, which is read-only here")
+    check_mnist(args.data_dir, "train")
+    fitted = fit_calibration(folder, args.data_dir)
+    print(
+        f"{folder.name}: temperature {fitted['temperature']}, uncertain below {fitted['uncertain_below']:.4f}"
+        + (f", not a digit above {fitted['not_a_digit_above']}" if "not_a_digit_above" in fitted else "")
+        + f"; validation ECE {fitted['validation']['mnist_ece']:.4f} (MNIST), "
+        f"{fitted['validation']['writers_ece']:.4f} (writers)"
+    )
     return 0
 
 
@@ -661,24 +726,11 @@ def cmd_serve(args: argparse.Namespace) -> int:
 
 
 def run_server(settings: Any, app: Any, log_level: str) -> None:
-    import uvicorn
-
     from digitrec.web import server
 
-    common: dict[str, Any] = {
-        "host": settings.host,
-        "port": settings.port,
-        "log_level": log_level,
-        "access_log": False,
-        "loop": server.loop_for(settings.workers),
-        "http": server.HTTP,
-    }
-    if app is not None:
-        uvicorn.run(app, **common)
-        return
-    # Worker processes import the app themselves; hand them the same settings by environment.
-    os.environ.update(settings.to_env())
-    uvicorn.run("digitrec.web.app:create_app_from_env", factory=True, workers=settings.workers, **common)
+    # One listening socket per worker (SO_REUSEPORT), TCP_NODELAY, slow-client deadline and the
+    # connection cap: all in web/server.py.
+    server.serve(settings, log_level, app)
 
 
 def cmd_feedback_stats(args: argparse.Namespace) -> int:

@@ -38,7 +38,7 @@ class Settings(BaseSettings):
     max_batch_pixels: int = 64 * 1024 * 1024
     # Strokes JSON: the page sends at most ~1000x600 with a pen of 2-40 px and a few thousand points.
     max_canvas_side: int = 4096
-    max_stroke_points: int = 20_000
+    max_stroke_points: int = 5_000  # as decode.Budget.max_points: counted before any point is checked
     threads: int = 1  # ONNX Runtime threads per request
     # Where corrections are stored (see digitrec.feedback); empty: a SQLite file in the user data folder.
     database_url: str = ""
