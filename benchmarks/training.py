@@ -13,9 +13,9 @@ from pathlib import Path
 from benchmarks.common import record
 
 
-def evaluate(folder: Path, dataset: str = "mnist-test") -> float:
+def evaluate(folder: Path) -> float:
     output = subprocess.run(
-        [sys.executable, "-m", "digitrec", "evaluate", "--model", str(folder), "--dataset", dataset, "--json"],
+        [sys.executable, "-m", "digitrec", "evaluate", "--model", str(folder), "--json"],
         capture_output=True,
         text=True,
         check=True,
@@ -50,7 +50,10 @@ def full() -> None:
         if done.returncode != 0:
             raise SystemExit(f"training failed: {done.stderr.strip()}")
         seconds = time.perf_counter() - start
-        test, writers = evaluate(Path(folder)), evaluate(Path(folder), "writers")
+        from digitrec.evaluate import evaluate_dataset
+
+        test = evaluate_dataset(Path(folder), "mnist-test").accuracy
+        writers = evaluate_dataset(Path(folder), "writers").accuracy
     lines = [
         "| whole command s | MNIST test accuracy | held-out writers accuracy | load average at start |",
         "| --- | --- | --- | --- |",

@@ -32,7 +32,14 @@ def test_the_page_says_when_the_api_sees_no_digit(any_page: Any) -> None:
     any_page.screenshot(path=str(ARTIFACTS / f"not-a-digit-{any_page.size}.png"))
 
 
-@pytest.mark.xfail(strict=False, reason="the shipped model does not flag not_a_digit yet (the model work lands later)")
+def test_a_clean_digit_shows_at_least_99_percent(any_page: Any) -> None:
+    """Calibrated: a crisp digit is no longer capped at 95% by label smoothing."""
+    draw(any_page, 7)
+    reading(any_page, "7")
+    shown = text_of(any_page, "confidence")
+    assert float(shown.split("%")[0]) >= 99.0, shown
+
+
 def test_a_single_dot_is_not_a_digit(any_page: Any) -> None:
     box = any_page.get_by_test_id("canvas").bounding_box()
     with any_page.expect_response("**/api/predict") as answered:
