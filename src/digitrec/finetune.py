@@ -82,6 +82,56 @@ def freeze_batch_norm(model: nn.Module) -> None:
             module.eval()
 
 
+def tune(
+    model: nn.Module,
+    teacher: nn.Module,
+    train_x: torch.Tensor,
+    fit_x: torch.Tensor,
+    fit_y: torch.Tensor,
+    config: FinetuneConfig,
+) -> None:
+    """Batches of replayed MNIST (held to the teacher's answers) plus oversampled corrections."""
+    optimizer = torch.optim.AdamW(model.parameters(), lr=config.lr, weight_decay=0.0)
+    generator = torch.Generator().manual_seed(config.seed)
+    per_batch = max(1, int(config.batch_size * config.correction_share))
+    replayed_per_batch = config.batch_size - per_batch
+    steps = math.ceil(config.replay / replayed_per_batch)
+    for _ in range(config.epochs):
+        model.train()
+        freeze_batch_norm(model)
+        replay = torch.randperm(len(train_x), generator=generator)[: steps * replayed_per_batch]
+        for step in range(steps):
+            replayed = train_x[replay[step * replayed_per_batch : (step + 1) * replayed_per_batch]]
+            fix_index = torch.randint(len(fit_x), (per_batch,), generator=generator)
+            with torch.no_grad():
+                anchor = F.softmax(teacher(replayed), dim=1)
+            logits = model(torch.cat([replayed, fit_x[fix_index]]))
+            remember = F.kl_div(F.log_softmax(logits[: len(replayed)], dim=1), anchor, reduction="batchmean")
+            learn = F.cross_entropy(logits[len(replayed) :], fit_y[fix_index])
+            loss = remember + config.correction_share * learn / (1 - config.correction_share)
+            optimizer.zero_grad(set_to_none=True)
+            loss.backward()
+            optimizer.step()
+
+
+def blend_back(
+    model: nn.Module,
+    original: dict[str, torch.Tensor],
+    val_x: torch.Tensor,
+    val_y: torch.Tensor,
+    val_before: float,
+    config: FinetuneConfig,
+) -> float:
+    """WiSE-FT: the largest blend towards the tuned weights that keeps MNIST validation accuracy."""
+    tuned = {name: tensor.clone() for name, tensor in model.state_dict().items()}
+    blend = 0.0
+    for blend in config.blends:
+        model.load_state_dict(mix(original, tuned, blend))
+        if len(val_y) == 0 or accuracy_and_loss(model, val_x, val_y)[0] >= val_before - config.max_drop:
+            break
+    return blend
+
+
 def finetune(config: FinetuneConfig) -> dict[str, Any]:
     seed_everything(config.seed)
     source = resolve_model(config.model)
@@ -109,33 +159,8 @@ def finetune(config: FinetuneConfig) -> dict[str, Any]:
     teacher = copy.deepcopy(model).eval()
     original = {name: tensor.clone() for name, tensor in model.state_dict().items()}
     val_before, _ = accuracy_and_loss(model, val_x, val_y)
-    optimizer = torch.optim.AdamW(model.parameters(), lr=config.lr, weight_decay=0.0)
-    generator = torch.Generator().manual_seed(config.seed)
-    per_batch = max(1, int(config.batch_size * config.correction_share))
-    steps = math.ceil(config.replay / (config.batch_size - per_batch))
-    for _ in range(config.epochs):
-        model.train()
-        freeze_batch_norm(model)
-        replay = torch.randperm(len(train_x), generator=generator)[: steps * (config.batch_size - per_batch)]
-        for step in range(steps):
-            mnist_index = replay[step * (config.batch_size - per_batch) : (step + 1) * (config.batch_size - per_batch)]
-            fix_index = torch.randint(len(fit_x), (per_batch,), generator=generator)
-            replayed = train_x[mnist_index]
-            with torch.no_grad():
-                anchor = F.softmax(teacher(replayed), dim=1)
-            logits = model(torch.cat([replayed, fit_x[fix_index]]))
-            remember = F.kl_div(F.log_softmax(logits[: len(replayed)], dim=1), anchor, reduction="batchmean")
-            learn = F.cross_entropy(logits[len(replayed) :], fit_y[fix_index])
-            loss = remember + config.correction_share * learn / (1 - config.correction_share)
-            optimizer.zero_grad(set_to_none=True)
-            loss.backward()
-            optimizer.step()
-    tuned = {name: tensor.clone() for name, tensor in model.state_dict().items()}
-    blend = 0.0
-    for blend in config.blends:
-        model.load_state_dict(mix(original, tuned, blend))
-        if len(val_y) == 0 or accuracy_and_loss(model, val_x, val_y)[0] >= val_before - config.max_drop:
-            break
+    tune(model, teacher, train_x, fit_x, fit_y, config)
+    blend = blend_back(model, original, val_x, val_y, val_before, config)
     after = measure()
 
     out = Path(config.out)
