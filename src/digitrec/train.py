@@ -82,7 +82,7 @@ RECIPES: dict[str, Recipe] = {
         label_smoothing=0.05,
         augment=True,
     ),
-    # Sized to finish in under 10 minutes on 2 cores (BENCHMARKS.md): MNIST, 23 writers' strokes
+    # Meant to fit in 10 minutes on 2 cores; measured about 15.5 (BENCHMARKS.md). MNIST, 23 writers' strokes
     # twice over at other pens and sizes, 4,000 non-digits; elastic distortion on a third; the
     # moving average of the weights is what ships.
     "cnn": Recipe(
