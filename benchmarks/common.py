@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import datetime as dt
 import io
+import json
 import os
 import platform
 import subprocess
@@ -75,6 +76,22 @@ def drawn_digit_png(digit: int = 7, size: int = 280, seed: int = 1) -> bytes:
     buffer = io.BytesIO()
     Image.fromarray(rgba).save(buffer, format="PNG")
     return buffer.getvalue()
+
+
+def drawn_digit_strokes(digit: int = 7, size: int = 280, seed: int = 1, spacing: float = 3.0) -> bytes:
+    """What the page posts for a drawing: its strokes as JSON in CSS pixels, sampled as pointer
+    events report them (a point every few pixels), with the canvas size and the 22-px pen."""
+    from strokes import digit_strokes
+
+    strokes = []
+    for stroke in digit_strokes(digit, size, seed=seed, margin=0.05):
+        points = [stroke[0]]
+        for (x0, y0), (x1, y1) in zip(stroke, stroke[1:], strict=False):
+            steps = max(1, round(float(np.hypot(x1 - x0, y1 - y0)) / spacing))
+            points += [(x0 + (x1 - x0) * k / steps, y0 + (y1 - y0) * k / steps) for k in range(1, steps + 1)]
+        strokes.append([[round(x, 1), round(y, 1)] for x, y in points])
+    body = {"strokes": strokes, "width": size, "height": size, "line_width": 22}
+    return json.dumps(body, separators=(",", ":")).encode()
 
 
 @contextmanager

@@ -1,7 +1,9 @@
 """Requests/s and latency percentiles of the HTTP service under load from wrk (Debian's), on loopback.
 
-Each run is bounded in time (wrk -d) and stops by itself. The body is a realistic canvas PNG
-(a digit drawn with an 18-px pen on a 280x280 white canvas) sent as multipart `image`.
+Each run is bounded in time (wrk -d) and stops by itself. Two bodies for `/api/predict`: what the
+page posts for a drawing (its strokes as JSON, points as pointer events report them), and a
+canvas PNG (a digit drawn with a 22-px pen on a 280x280 white canvas, as an upload or another
+client sends it) as multipart `image`.
 """
 
 from __future__ import annotations
@@ -14,7 +16,7 @@ from pathlib import Path
 
 import numpy as np
 
-from benchmarks.common import drawn_digit_png, record, running_server
+from benchmarks.common import drawn_digit_png, drawn_digit_strokes, record, running_server
 
 LUA = """
 local f = io.open("%(body)s", "rb")
@@ -83,8 +85,11 @@ def main(seconds: int = 10, warmup: int = 3) -> None:
     # What the seed's page sends: JSON.stringify(imageData.data), an object keyed "0", "1", ...
     keyed = {str(i): v for i, v in enumerate(rgba.ravel().tolist())}
     seed_body = json.dumps(keyed, separators=(",", ":")).encode()
+    seed_spaced = json.dumps(keyed).encode()  # Python's spelling: ", " and ": "
+    strokes = drawn_digit_strokes()
     lines = [
-        f"Body: a {len(png):,}-byte 280x280 canvas PNG as multipart `image`; {seconds} s per row, each "
+        f"Bodies: the page's strokes JSON ({len(strokes):,} bytes, {strokes.count(b'],[') + 1} points) and a "
+        f"{len(png):,}-byte 280x280 canvas PNG as multipart `image`; {seconds} s per row, each "
         f"after a {warmup} s warm-up at its concurrency; load from wrk on the same machine (it shares "
         "the 2 cores).",
         "",
@@ -100,13 +105,18 @@ def main(seconds: int = 10, warmup: int = 3) -> None:
     for workers in (1, 2):
         with running_server(workers) as (url, _):
             for connections in (1, 16, 64):
+                result = measure(f"{url}/api/predict", strokes, "application/json", connections)
+                lines.append(row("POST /api/predict (strokes JSON, as the page)", workers, connections, result))
+            for connections in (1, 16, 64):
                 result = measure(f"{url}/api/predict", single, single_type, connections)
-                lines.append(row("POST /api/predict", workers, connections, result))
+                lines.append(row("POST /api/predict (canvas PNG)", workers, connections, result))
             result = measure(f"{url}/api/predict/batch", batch, batch_type, 4)
             lines.append(row("POST /api/predict/batch (64 PNGs)", workers, 4, result, unit=64))
             result = measure(f"{url}/predict", seed_body, "application/json", 16)
             seed_label = f"POST /predict (the seed's request: {len(seed_body) // 1024} KB JSON)"
             lines.append(row(seed_label, workers, 16, result))
+            result = measure(f"{url}/predict", seed_spaced, "application/json", 16)
+            lines.append(row(f"POST /predict (the same, spaced: {len(seed_spaced) // 1024} KB)", workers, 16, result))
     record("Serving", lines)
 
 

@@ -39,10 +39,15 @@ def fast(runs: int = 3) -> None:
 
 def full() -> None:
     """The whole shipped cnn recipe as a user runs it: `digitrec train --model cnn --seed 0` (data
-    rendering, six epochs, ONNX export and calibration included), then its accuracy."""
+    rendering, the epochs, ONNX export and calibration included), then its accuracy. With
+    $DIGITREC_BENCH_KEEP=DIR the trained model is kept there (a new folder) instead of discarded."""
     import os
 
-    with tempfile.TemporaryDirectory() as folder:
+    keep = os.environ.get("DIGITREC_BENCH_KEEP")
+    if keep and Path(keep).exists():
+        raise SystemExit(f"DIGITREC_BENCH_KEEP={keep} exists: name a new folder")
+    with tempfile.TemporaryDirectory() as scratch:
+        folder = keep or scratch
         load = os.getloadavg()[0]
         start = time.perf_counter()
         command = [sys.executable, "-m", "digitrec", "train", "--model", "cnn", "--seed", "0", "--no-progress"]

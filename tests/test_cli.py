@@ -110,14 +110,29 @@ def test_user_errors_are_one_line_and_nonzero(tmp_path: Path, data_dir: Path, ar
     assert len(result.stderr.strip().splitlines()) == 1 and "Traceback" not in result.stderr
 
 
-def test_download_without_network_fails_clearly(tmp_path: Path) -> None:
-    result = digitrec("data", "download", "--dir", str(tmp_path), "--timeout", "3")
-    # This machine cannot reach the mirrors; where it can, the download must succeed instead.
-    if result.returncode == 0:
-        assert "checksums verified" in result.stdout
-    else:
-        assert result.returncode == 1
-        assert "could not download" in result.stderr and "Traceback" not in result.stderr
+def test_download_from_a_failing_mirror_fails_clearly(tmp_path: Path) -> None:
+    """A real HTTP server on loopback that answers every request with a 503."""
+    import http.server
+    import threading
+
+    class Failing(http.server.BaseHTTPRequestHandler):
+        def do_GET(self) -> None:  # noqa: N802 (the standard library's name)
+            self.send_error(503, "down for maintenance")
+
+        def log_message(self, *args: object) -> None:
+            pass
+
+    httpd = http.server.ThreadingHTTPServer(("127.0.0.1", 0), Failing)
+    threading.Thread(target=httpd.serve_forever, daemon=True).start()
+    try:
+        mirror = f"http://127.0.0.1:{httpd.server_address[1]}/"
+        result = digitrec("data", "download", "--dir", str(tmp_path / "mnist"), "--mirror", mirror, "--timeout", "3")
+    finally:
+        httpd.shutdown()
+    assert result.returncode == 1
+    assert "could not download" in result.stderr and "down for maintenance" in result.stderr
+    assert len(result.stderr.strip().splitlines()) == 1 and "Traceback" not in result.stderr
+    assert not list((tmp_path / "mnist").glob("*.gz"))
 
 
 def test_help_states_defaults() -> None:

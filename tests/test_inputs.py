@@ -15,7 +15,15 @@ KEYED = json.dumps({str(i): v for i, v in enumerate(VALUES)}, separators=(",", "
 ARRAY = json.dumps(VALUES, separators=(",", ":")).encode()
 
 
-@pytest.mark.parametrize("body", [KEYED, ARRAY, b"  " + KEYED + b"\n"], ids=["object", "array", "surrounding space"])
+SPACED = json.dumps({str(i): v for i, v in enumerate(VALUES)}).encode()  # json.dumps: ", " and ": "
+INDENTED = json.dumps(VALUES, indent=2).encode()
+
+
+@pytest.mark.parametrize(
+    "body",
+    [KEYED, ARRAY, b"  " + KEYED + b"\n", SPACED, INDENTED],
+    ids=["object", "array", "surrounding space", "spaced object", "indented array"],
+)
 def test_compact_canvas_bytes_are_read_exactly(body: bytes) -> None:
     values = compact_byte_values(body)
     assert values is not None
@@ -28,7 +36,11 @@ def test_compact_canvas_bytes_are_read_exactly(body: bytes) -> None:
 @pytest.mark.parametrize(
     "body",
     [
-        json.dumps({str(i): v for i, v in enumerate(VALUES[:50])}).encode(),  # spaces: not compact
+        b'{"0":1," 1":2}',  # a space inside a key is the key's own
+        b'{"0":1,"1 ":2}',
+        b'{"\\u0030":1}',  # an escape: left to the parser
+        b"[1 2]",  # not JSON, and not 12
+        b'{"0":1 2}',
         KEYED.replace(b'"5":', b'"6":', 1),  # keys out of order
         b'{"1":3,"0":4}',
         b'{"a":1}',

@@ -111,3 +111,21 @@ def test_a_crisp_digit_is_sure_and_a_dot_is_no_digit(mnist_test: tuple[np.ndarra
     assert np.median([r.confidence for r in crisp]) >= 0.99  # label smoothing no longer caps it
     dot = Drawing([np.array([[140.0, 140.0]], dtype=np.float32)], 280, 280, 22.0)
     assert cnn.read(to_input(dot)[None])[0].not_a_digit
+
+
+def test_the_built_package_carries_only_what_serving_loads(tmp_path: Path) -> None:
+    import shutil
+    import subprocess
+    import sys
+    import zipfile
+
+    root = Path(__file__).resolve().parents[1]
+    tree = tmp_path / "tree"
+    shutil.copytree(root / "src", tree / "src", ignore=shutil.ignore_patterns("*.egg-info", "__pycache__"))
+    for name in ("pyproject.toml", "README.md"):
+        shutil.copy(root / name, tree / name)
+    build = [sys.executable, "-m", "pip", "wheel", str(tree), "--no-deps", "--no-build-isolation", "-q"]
+    subprocess.run([*build, "-w", str(tmp_path / "dist")], check=True, capture_output=True, timeout=120)
+    (wheel,) = (tmp_path / "dist").glob("digitrec-*.whl")
+    weights = {name for name in zipfile.ZipFile(wheel).namelist() if "/weights/" in name}
+    assert weights == {f"digitrec/weights/{m}/{f}" for m in shipped_models() for f in ("model.json", "model.onnx")}

@@ -105,3 +105,24 @@ def test_onnx_matches_pytorch_on_1000_test_images(mnist_test: tuple[np.ndarray, 
         model, _ = load_torch_model(folder)
         difference = parity(model, folder / "model.onnx", mnist_to_input(mnist_test[0][:1000]))
         assert difference < 1e-5, f"{name}: max |p_torch - p_onnx| = {difference}"
+
+
+def test_export_writes_a_graph_that_answers_like_pytorch(tmp_path: Path) -> None:
+    from digitrec.checkpoint import resolve_model, write_graph
+
+    model, metadata = load_torch_model(resolve_model("seed-ann"))
+    difference = write_graph(model, tmp_path / "seed.onnx", metadata)
+    assert 0 <= difference < 1e-5
+    probe = np.random.default_rng(1).random((32, 784), dtype=np.float32)
+    assert parity(model, tmp_path / "seed.onnx", probe) < 1e-5
+
+
+def test_export_refuses_a_graph_beyond_the_parity_tolerance(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    from digitrec import checkpoint
+    from digitrec.errors import ModelError
+
+    model, metadata = load_torch_model(checkpoint.resolve_model("seed-ann"))
+    monkeypatch.setattr(checkpoint, "PARITY_TOLERANCE", -1.0)  # any difference at all is too much
+    with pytest.raises(ModelError, match="differs from the PyTorch model"):
+        checkpoint.write_graph(model, tmp_path / "seed.onnx", metadata)
+    assert not (tmp_path / "seed.onnx").exists()

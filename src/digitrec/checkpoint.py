@@ -61,22 +61,31 @@ def write_metadata(folder: Path, metadata: dict[str, Any]) -> None:
 
 
 def save(model: nn.Module, folder: Path, metadata: dict[str, Any]) -> Path:
-    """The one place a checkpoint is written (train, finetune, export): the weights, model.json
-    and the ONNX graph, which must answer what the PyTorch model does (else ModelError)."""
-    import torch
+    """The one place a checkpoint is written (train, finetune): the weights, model.json and the
+    ONNX graph, which must answer what the PyTorch model does (else ModelError)."""
     from safetensors.torch import save_file
-
-    from digitrec.export import export_onnx, parity
 
     folder.mkdir(parents=True, exist_ok=True)
     model = model.eval()
     save_file({name: t.contiguous() for name, t in model.state_dict().items()}, folder / WEIGHTS_FILE)
-    export_onnx(model, folder / ONNX_FILE, metadata=metadata)
-    # Digit-like inputs for the check: sparse ink on a dark background, fixed seed.
-    probe = (torch.rand(64, 1, 28, 28, generator=torch.Generator().manual_seed(0)) > 0.8).float().numpy()
-    difference = parity(model, folder / ONNX_FILE, probe)
-    if difference > PARITY_TOLERANCE:
-        raise ModelError(f"the ONNX graph differs from the PyTorch model by {difference:.2e}: not saved")
-    metadata["parity_max_difference"] = difference
+    metadata["parity_max_difference"] = write_graph(model, folder / ONNX_FILE, metadata)
     write_metadata(folder, metadata)
     return folder
+
+
+def write_graph(model: nn.Module, path: Path, metadata: dict[str, Any]) -> float:
+    """Export `model` to ONNX at `path` (checkpoints and `digitrec export`) and check that ONNX
+    Runtime answers what PyTorch does; returns the largest difference, or raises ModelError
+    (and removes the graph) beyond PARITY_TOLERANCE."""
+    import torch
+
+    from digitrec.export import export_onnx, parity
+
+    export_onnx(model.eval(), path, metadata=metadata)
+    # Digit-like inputs for the check: sparse ink on a dark background, fixed seed.
+    probe = (torch.rand(64, 1, 28, 28, generator=torch.Generator().manual_seed(0)) > 0.8).float().numpy()
+    difference = parity(model, path, probe)
+    if difference > PARITY_TOLERANCE:
+        path.unlink(missing_ok=True)
+        raise ModelError(f"the ONNX graph differs from the PyTorch model by {difference:.2e}: not saved")
+    return difference

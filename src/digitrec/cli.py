@@ -206,6 +206,12 @@ def add_data(commands: Any) -> None:
     target.add_argument("--dir", help="MNIST folder (default: $DIGITREC_DATA_DIR, else the user cache)")
     download = actions.add_parser("download", help="download MNIST from public mirrors", parents=[target])
     download.add_argument("--timeout", type=positive(float), default=30.0, help="seconds to wait for a mirror")
+    download.add_argument(
+        "--mirror",
+        action="append",
+        metavar="URL",
+        help="a folder URL holding the four MNIST files, tried in the order given (default: the public mirrors)",
+    )
     download.set_defaults(handler=cmd_data_download)
     verify = actions.add_parser("verify", help="check the SHA-256 of the MNIST files", parents=[target])
     verify.set_defaults(handler=cmd_data_verify)
@@ -569,11 +575,12 @@ def cmd_export(args: argparse.Namespace) -> int:
     if args.quantize:
         quantize(folder, out, check_mnist(args.data_dir, "train"), serve=args.serve)
     else:
-        from digitrec.export import export_onnx
+        from digitrec.checkpoint import write_graph
         from digitrec.train import load_torch_model
 
         model, metadata = load_torch_model(torch_checkpoint(args.model, "export"))
-        export_onnx(model, out, metadata)
+        difference = write_graph(model, out, metadata)
+        print(f"parity with PyTorch: largest difference {difference:.1e}")
     print(f"wrote {out}")
     return 0
 
@@ -598,7 +605,7 @@ def quantize(folder: Path, out: Path, data_dir: Path, serve: bool) -> None:
 def cmd_data_download(args: argparse.Namespace) -> int:
     from tqdm import tqdm
 
-    from digitrec.data import download, resolve_data_dir
+    from digitrec.data import MIRRORS, download, resolve_data_dir
 
     target = resolve_data_dir(args.dir)
     check_folder_to_write(target, "--dir")
@@ -610,7 +617,7 @@ def cmd_data_download(args: argparse.Namespace) -> int:
         return bar.update
 
     try:
-        paths = download(target, progress=progress, timeout=args.timeout)
+        paths = download(target, mirrors=args.mirror or MIRRORS, progress=progress, timeout=args.timeout)
     finally:
         for bar in bars:
             bar.close()

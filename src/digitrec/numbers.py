@@ -18,11 +18,15 @@ from dataclasses import dataclass
 import numpy as np
 
 from digitrec.calibration import not_a_digit_probability
+from digitrec.errors import InputError
 from digitrec.inference import Predictor, Reading
 from digitrec.preprocess import preprocess_ink
 from digitrec.segment import Atom, Box, Page, union
 
 MAX_RUN = 4  # atoms one digit may be made of (a 4 of two strokes cut at a valley: four slices)
+# Model inputs per reading (each about 1 ms of CPU with its preprocessing), so that reading the
+# longest accepted number costs a bounded time. 12 digits in 2-3 pieces each fit.
+MAX_HYPOTHESES = 48
 MAX_WIDTH = 1.8  # of the line height: a run wider than this is never one digit
 MAX_GAP = 0.5  # of the line height: parts of one digit further apart than this are not joined
 FLOOR = 1e-6
@@ -72,16 +76,25 @@ class NumberReading:
 
 
 def hypotheses(page: Page) -> list[Hypothesis]:
-    """Every run of consecutive atoms that could be one digit: narrow enough, parts close enough."""
-    found = []
+    """Every run of consecutive atoms that could be one digit (narrow enough, parts close
+    enough), at most MAX_HYPOTHESES of them: each atom alone, then the shortest runs first."""
     atoms = page.atoms
+    if len(atoms) > MAX_HYPOTHESES:
+        raise InputError(
+            f"the drawing splits into {len(atoms)} pieces; at most {MAX_HYPOTHESES} are read as one number: "
+            "write fewer digits, or send them separately"
+        )
+    spans = []
     for start in range(len(atoms)):
         for stop in range(start + 1, min(start + MAX_RUN, len(atoms)) + 1):
             if stop - start > 1 and not _joinable(atoms[start:stop], page.line_height):
                 break
-            box, ink = page.crop(atoms[start:stop])
-            found.append(Hypothesis(start, stop, box, ink))
-    return found
+            spans.append((start, stop))
+    if len(spans) > MAX_HYPOTHESES:
+        # The singles keep every partition possible; then runs by length, then by width.
+        spans.sort(key=lambda s: (s[1] - s[0], atoms[s[1] - 1].box[2] - atoms[s[0]].box[0]))
+        spans = sorted(spans[:MAX_HYPOTHESES])
+    return [Hypothesis(start, stop, *page.crop(atoms[start:stop])) for start, stop in spans]
 
 
 def _joinable(atoms: Sequence[Atom], height: float) -> bool:
