@@ -23,6 +23,7 @@ import orjson
 from PIL import Image
 
 from benchmarks.common import drawn_digit_png, record
+from digitrec.segment import MAX_MARKS
 from server_process import free_port, serve_command, wait_until_answering
 from test_budgets import bmp_header, dotted_png, encoded, many_scan_jpeg, noise
 
@@ -46,6 +47,14 @@ def strokes_body(points: int, side: int = 4096, line: float = 4096, seed: int = 
         "height": side,
         "line_width": line,
     }
+
+
+def bars_in_a_row(count: int, height: float = 100, pen: float = 8) -> dict[str, Any]:
+    """Upright bars 0.35 of their height apart: every run of up to four could be one digit, the
+    most candidates a number reading can have."""
+    step = 0.35 * height
+    bars = [[[40 + i * step, 40.0], [40 + i * step, 40 + height]] for i in range(count)]
+    return {"strokes": bars, "width": int(80 + count * step), "height": int(80 + height), "line_width": pen}
 
 
 def as_json(payload: Any) -> bytes:
@@ -122,6 +131,13 @@ def cases() -> list[Case]:
         image_case("PNG 4096x4096, 100 dots -> /api/read", "/api/read", dotted_png(4096, 100)),
         image_case("PNG 4096x4096, 300 dots -> /api/read", "/api/read", dotted_png(4096, 300)),
         image_case("PNG 1414x1414, 300 dots -> /api/read", "/api/read", dotted_png(1414, 300)),
+        image_case("PNG 1414x1414, 38 dots -> /api/read", "/api/read", dotted_png(1414, MAX_MARKS - 2)),
+        Case("strokes: 40 bars close in a row -> /api/read", "/api/read", as_json(bars_in_a_row(MAX_MARKS))),
+        Case(
+            "strokes: 5k points in 40 strokes, 4096, pen 1024 -> /api/read",
+            "/api/read",
+            as_json(strokes_body(5_000, line=1024, strokes=MAX_MARKS)),
+        ),
         image_case("PNG 1414x1414, 300 dots -> /api/predict", "/api/predict", dotted_png(1414, 300)),
         image_case("WebP lossless 1414x1414, 300 dots", "/api/predict", webp_dots(1414, 300)),
         image_case("bomb: BMP header 30000x30000", "/api/predict", bmp_header(30_000, 30_000)),

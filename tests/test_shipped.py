@@ -52,23 +52,28 @@ def test_preprocessing_road_keeps_cnn_accuracy(mnist_test: tuple[np.ndarray, np.
     assert through.accuracy >= direct.accuracy - 0.002
 
 
-def test_int8_export_reads_like_the_float_graph(tmp_path: Path, mnist_test: tuple[np.ndarray, np.ndarray]) -> None:
-    """`digitrec export --quantize` makes a faster int8 graph; it must keep the float graph's
-    answers on nearly every test image. (The shipped cnn serves its float graph: int8 cost it 9
-    test images, 99.56%.)"""
+def test_the_served_int8_graph_reads_like_the_float_graph(
+    tmp_path: Path, mnist_test: tuple[np.ndarray, np.ndarray]
+) -> None:
+    """The cnn serves the int8 graph `digitrec export --quantize --serve` made (2.4x faster at
+    batch 1); it must keep the float graph's answers on nearly every test image, and the export
+    must make such a graph again."""
     import onnxruntime as ort
 
     from digitrec.export import quantize
 
     folder = resolve_model("cnn")
-    assert read_metadata(folder).get("serving_graph", "model.onnx") == "model.onnx"
+    served_name = read_metadata(folder)["serving_graph"]
     inputs = mnist_to_input(mnist_test[0])
-    int8 = quantize(folder / "model.onnx", tmp_path / "int8.onnx", inputs[:512])
-    float_graph = ort.InferenceSession(str(folder / "model.onnx"), providers=["CPUExecutionProvider"])
-    int8_graph = ort.InferenceSession(str(int8), providers=["CPUExecutionProvider"])
-    expected = float_graph.run(None, {"input": inputs})[0][:, :10].argmax(1)
-    served = int8_graph.run(None, {"input": inputs})[0][:, :10].argmax(1)
-    assert (served == expected).mean() >= 0.997  # measured 99.74% on this machine (AVX2)
+
+    def answers(path: Path) -> np.ndarray:
+        session = ort.InferenceSession(str(path), providers=["CPUExecutionProvider"])
+        return np.asarray(session.run(None, {"input": inputs})[0])[:, :10].argmax(1)
+
+    expected = answers(folder / "model.onnx")
+    assert (answers(folder / served_name) == expected).mean() >= 0.999  # 3 of 10,000 differed here (AVX-512 VNNI)
+    remade = quantize(folder / "model.onnx", tmp_path / "int8.onnx", inputs[:512])
+    assert (answers(remade) == expected).mean() >= 0.997
 
 
 @pytest.mark.parametrize("name", ["cnn", "mlp", "seed-ann"])
@@ -128,4 +133,10 @@ def test_the_built_package_carries_only_what_serving_loads(tmp_path: Path) -> No
     subprocess.run([*build, "-w", str(tmp_path / "dist")], check=True, capture_output=True, timeout=120)
     (wheel,) = (tmp_path / "dist").glob("digitrec-*.whl")
     weights = {name for name in zipfile.ZipFile(wheel).namelist() if "/weights/" in name}
-    assert weights == {f"digitrec/weights/{m}/{f}" for m in shipped_models() for f in ("model.json", "model.onnx")}
+    # model.json, the float graph (what `--model` finds and parity checks) and the graph served
+    # when it is another (the cnn's int8 one); no PyTorch weights.
+    expected = set()
+    for name in shipped_models():
+        served = read_metadata(resolve_model(name)).get("serving_graph", "model.onnx")
+        expected |= {f"digitrec/weights/{name}/{f}" for f in ("model.json", "model.onnx", served)}
+    assert weights == expected
