@@ -82,7 +82,34 @@ def test_reads_held_out_writers_numbers(client: TestClient, held_out: list[PenDi
     assert overall["strokes"] >= 0.87, overall
     assert overall["pixels"] >= 0.87, overall
     assert overall["strokes, touching pair"] >= 0.85, overall
-    assert overall["pixels, touching pair"] >= 0.35, overall
+    # Cut paths that follow the ink (segment.cut_candidates) took touching pairs from 0.40 to
+    # 0.625 with the same model: a straight column cut splits a 7's bar that reaches over a 4.
+    assert overall["pixels, touching pair"] >= 0.6, overall
+
+
+def test_a_cut_follows_the_ink_between_touching_digits_whose_columns_overlap() -> None:
+    """A 7 whose bar reaches over the 4 it touches: no straight column parts them, but the cut
+    path goes round the bar's end and under it, so each side keeps its own strokes."""
+    seven = np.zeros((50, 80), dtype=bool)
+    seven[5:11, 5:42] = True  # the bar
+    seven[5:45, 19:24] = True  # the stem
+    four = np.zeros_like(seven)
+    four[11:13, 38:40] = True  # the tip that touches the bar from below
+    four[13:45, 37:41] = True  # the left stroke, under the bar's end
+    four[29:33, 37:64] = True  # the cross stroke
+    four[15:45, 60:64] = True  # the right stroke
+    assert np.flatnonzero(seven.any(axis=0)).max() > np.flatnonzero(four.any(axis=0)).min()
+    page = components(np.where(seven | four, 255, 0).astype(np.uint8))
+    assert len({atom.mark for atom in page.atoms}) == 1  # one component, cut in slices
+
+    def ink_of(atoms: list[Atom]) -> np.ndarray:
+        (x0, y0, x1, y1), crop = page.crop(atoms)
+        out = np.zeros_like(seven)
+        out[y0:y1, x0:x1] = crop > 0
+        return out
+
+    splits = [(ink_of(page.atoms[:j]), ink_of(page.atoms[j:])) for j in range(1, len(page.atoms))]
+    assert any(np.array_equal(left, seven) and np.array_equal(right, four) for left, right in splits)
 
 
 def test_a_ten_digit_number_at_a_normal_size_with_the_default_pen(client: TestClient) -> None:

@@ -3,10 +3,13 @@ made of ("atoms"), left to right, and the ink of any run of them.
 
 Segmentation does not decide here. It proposes: each connected component (or, when the drawing
 came as strokes, each group of strokes written one after the other over the same columns) is an
-atom, and a component wider than a digit is also cut at its ink valleys into column slices. The
-number reader (`numbers.py`) lets the model judge runs of consecutive atoms and picks the best
-partition. Everything works on bounding boxes and slices of one label image: never a full-size
-mask per part, so the cost follows the ink, not the canvas.
+atom, and a component wider than a digit is also cut where it parts with little ink. A cut is no
+straight column: it is the path from the component's top to its bottom that severs the least ink
+near where it was started (`cut_paths`), so that where two touching digits overlap in columns
+(a 7's bar over a 4) each side keeps its own strokes. The number reader (`numbers.py`) lets the
+model judge runs of consecutive atoms and picks the best partition. Everything works on bounding
+boxes of one label image and, for a slice, its columns row by row within its own box: never a
+full-size mask per part, so the cost follows the ink, not the canvas.
 """
 
 from __future__ import annotations
@@ -24,10 +27,31 @@ from digitrec.errors import EmptyDrawingError, InputError
 # strokes are 36); refusing before any work keeps a drawing of dots from costing seconds.
 MAX_MARKS = 40
 SPECK = 0.003  # of the largest mark's area: smaller components are noise, not marks
-# A column whose ink is at most this share of the component's typical column ink may be a joint
+MAX_CUTS = 6  # cut candidates per component
+CUT_MARKS = 12  # components cut per drawing
+# A cut is a path from the top of a component to its bottom; its price is the ink bonds it
+# severs (pairs of touching ink pixels it parts). Straying from the column it was started from
+# costs ANCHOR per row and line height of distance, so that a path goes round the end of a stroke
+# in its way (a few rows) rather than through it, but does not wander off to part some thin
+# stroke far away; moving sideways costs a little per column, for tidy paths. Measured on the
+# training writers' touching pairs: 1 strays too far, 8 is nearly a straight cut.
+ANCHOR = 3.0
+SIDEWAYS = 0.02
+CUT_FROM = 0.05  # of the line height: paths are started this far apart, at most CUT_STARTS of them
+CUT_STARTS = 24
+# A cut that parts at most this share of the component's typical column ink may be a joint
 # between two touching digits (a 0's middle columns hold two strokes, a joint about one).
 VALLEY = 0.75
-MAX_CUTS = 6  # cut candidates per component
+# Each side of a cut holds at least this share of the component's ink (a 1 beside a 0 holds about
+# a fifth) and spans this share of the line's height: a digit does, the curl at the end of a 0's
+# stroke does not (cut off, it was read as a 1).
+CUT_SIDE = 0.15
+CUT_SIDE_TALL = 0.7
+CUT_APART = 0.25  # of the line height: cuts chosen (cheapest first) lie this far apart
+# A component bigger than this is cut on a coarser grid, so that a cut's work and memory stay
+# bounded whatever the picture (a digit's cut is as good at 160 rows as at more).
+CUT_ROWS = 160
+CUT_PIXELS = 160 * 640
 # Consecutive strokes whose column ranges overlap by this share of the narrower one belong to
 # one digit: the two strokes of a 4, the bar of a 5, the cross of a 7.
 STROKE_OVERLAP = 0.5
@@ -41,9 +65,11 @@ class Atom:
     box: Box
     mark: int  # which mark (component or stroke group) it belongs to
     label: int = 0  # its component in the label image (pixel road)
-    columns: tuple[int, int] | None = None  # only these columns of the component (a valley slice)
+    # Only part of the component (a slice between cut paths): per row of `box`, the columns
+    # [from, to) that are its own, in picture pixels. Within its own box, so its size is the atom's.
+    span: np.ndarray | None = field(default=None, compare=False, repr=False)
     strokes: tuple[int, ...] = ()  # its strokes (stroke road)
-    # A slice whose left edge is a valley cut: the ink there, against the component's typical column.
+    # A slice whose left edge is a cut: the ink it parts, against the component's typical column.
     cut: float | None = None
     whole: bool = True  # the whole of its mark (a mark in parts may only be left out whole)
 
@@ -79,7 +105,11 @@ class Page:
             region |= self._stroke_mask(atom) & (self.ink[y0:y1, x0:x1] > 0)
             return
         assert self.labels is not None
-        region |= self.labels[y0:y1, x0:x1] == atom.label
+        own = self.labels[y0:y1, x0:x1] == atom.label
+        if atom.span is not None:
+            columns = np.arange(x0, x1)
+            own &= (columns >= atom.span[:, :1]) & (columns < atom.span[:, 1:])
+        region |= own
 
     def _stroke_mask(self, atom: Atom) -> np.ndarray:
         """The pixels within the pen (and a pixel more) of the atom's strokes, in its box."""
@@ -121,7 +151,7 @@ def typical_height(heights: Sequence[float]) -> float:
 
 def components(ink: np.ndarray) -> Page:
     """Pixel road: the connected components of the ink (8-connected), specks dropped, each
-    component an atom, wide ones also cut at their valleys."""
+    component an atom, wide ones also cut where they part with little ink."""
     labels, count = ndimage.label(ink > 0, structure=np.ones((3, 3), dtype=bool))
     if count == 0:
         raise EmptyDrawingError("nothing drawn: the image has no ink on it")
@@ -134,9 +164,14 @@ def components(ink: np.ndarray) -> Page:
     slices = ndimage.find_objects(labels)
     boxes = [_box(slices[index - 1]) for index in kept]
     height = typical_height([b[3] - b[1] for b in boxes])
+    # Only the CUT_MARKS widest components are cut: each cut costs milliseconds, and more wide
+    # marks than that are more digits than a line holds (the rest are still read, whole).
+    widest = set(sorted(range(len(boxes)), key=lambda m: boxes[m][0] - boxes[m][2])[:CUT_MARKS])
     atoms: list[Atom] = []
     for mark, (index, box) in enumerate(zip(kept, boxes, strict=True)):
-        atoms += _slices(labels, int(index), box, mark, height)
+        atoms += (
+            _slices(labels, int(index), box, mark, height) if mark in widest else [Atom(box, mark, label=int(index))]
+        )
     atoms.sort(key=lambda a: a.centre)
     return Page(ink, atoms, height, labels=labels)
 
@@ -147,46 +182,131 @@ def _box(window: tuple[slice, slice]) -> Box:
 
 
 def _slices(labels: np.ndarray, index: int, box: Box, mark: int, height: float) -> list[Atom]:
-    """The component as one atom, or, when wider than a digit, as column slices between its
-    valley cuts (the reader may join them again: a run of all the slices is the component)."""
+    """The component as one atom, or, when wider than a digit, as the slices between its cut
+    paths (the reader may join them again: a run of all the slices is the component)."""
     x0, y0, x1, y1 = box
     whole = Atom(box, mark, label=index)
     if x1 - x0 <= 0.8 * height:
         return [whole]
     mask = labels[y0:y1, x0:x1] == index
     profile = mask.sum(axis=0)
-    cuts = valley_cuts(profile, height)
-    if not cuts:
-        return [whole]
     typical = float(np.median(profile[profile > 0]))
+    paths = cut_candidates(mask, height, typical)
+    if not len(paths):
+        return [whole]
+    rows, width = mask.shape
+    # Each path right of (or on) the one before, so that the slices between them part the ink.
+    paths = np.maximum.accumulate(paths, axis=0)
+    edges = [np.zeros(rows, dtype=np.int64), *paths, np.full(rows, width, dtype=np.int64)]
+    columns = np.arange(width)
     atoms = []
-    for start, stop in zip([0, *cuts], [*cuts, x1 - x0], strict=True):
-        rows = np.flatnonzero(mask[:, start:stop].any(axis=1))
-        if rows.size:
-            piece = (x0 + start, y0 + int(rows[0]), x0 + stop, y0 + int(rows[-1]) + 1)
-            # A cut through ink costs more the more ink it goes through; the first slice has none.
-            depth = float(profile[start]) / typical if start else None
-            atoms.append(Atom(piece, mark, label=index, columns=(x0 + start, x0 + stop), cut=depth, whole=False))
+    for order, (left, right) in enumerate(zip(edges[:-1], edges[1:], strict=True)):
+        own = mask & (columns >= left[:, None]) & (columns < right[:, None])
+        inked_rows, inked_columns = np.flatnonzero(own.any(axis=1)), np.flatnonzero(own.any(axis=0))
+        if not inked_rows.size:
+            continue
+        top, bottom = int(inked_rows[0]), int(inked_rows[-1]) + 1
+        piece = (x0 + int(inked_columns[0]), y0 + top, x0 + int(inked_columns[-1]) + 1, y0 + bottom)
+        span = np.stack([left, right], axis=1)[top:bottom] + x0
+        # A cut through ink costs more the more ink it parts; the first slice has no cut.
+        depth = float(severed(mask, left[None])[0]) / typical if order else None
+        atoms.append(Atom(piece, mark, label=index, span=span, cut=depth, whole=False))
     return atoms
 
 
-def valley_cuts(profile: np.ndarray, height: float) -> list[int]:
-    """Columns where a wide component may be two digits touching: local minima of its column
-    ink, low against its typical column, not within a sliver of its ends, spaced apart."""
-    width = len(profile)
-    typical = float(np.median(profile[profile > 0]))
-    margin = max(1, int(0.15 * height))
-    window = max(1, int(0.12 * height))
-    padded = np.pad(profile.astype(float), window, constant_values=np.inf)
-    lowest = ndimage.minimum_filter1d(padded, 2 * window + 1)[window:-window]
-    candidates = [
-        c for c in range(margin, width - margin) if profile[c] <= VALLEY * typical and profile[c] <= lowest[c]
-    ]
+def cut_candidates(mask: np.ndarray, height: float, typical: float) -> np.ndarray:
+    """Where a wide component may be two digits touching: of the least-ink paths started every
+    CUT_FROM of the line across it, those that part little ink (VALLEY) and leave a digit's worth
+    on both sides, cheapest first and CUT_APART apart; (cuts, rows), left to right. Started from
+    every column, not only from the valleys of the column ink, because digits that lean over each
+    other leave no valley there."""
+    rows, width = mask.shape
+    spacing = max(1.0, CUT_FROM * height, width / CUT_STARTS)
+    starts = sorted({int(c) for c in np.arange(spacing / 2, width, spacing)})
+    paths = cut_paths(mask, starts, height)
+    costs = severed(mask, paths)
+    # Ink left of each path, row by row, from the rows' running sums (no mask per path).
+    running = np.concatenate([np.zeros((rows, 1), dtype=np.int64), np.cumsum(mask, axis=1)], axis=1)
+    left = running[np.arange(rows), paths]
+    right = running[:, -1] - left
+    total = int(running[:, -1].sum())
+    fit = (costs <= VALLEY * typical) & _digit_sized(left, total, height) & _digit_sized(right, total, height)
     chosen: list[int] = []
-    for column in sorted(candidates, key=lambda c: (profile[c], c)):
-        if len(chosen) < MAX_CUTS and all(abs(column - other) >= 0.25 * height for other in chosen):
-            chosen.append(column)
-    return sorted(chosen)
+    centres = paths.mean(axis=1)
+    for index in sorted(np.flatnonzero(fit), key=lambda i: (costs[i], centres[i])):
+        if len(chosen) < MAX_CUTS and all(
+            abs(centres[index] - centres[other]) >= CUT_APART * height for other in chosen
+        ):
+            chosen.append(int(index))
+    return paths[sorted(chosen, key=lambda i: centres[i])].reshape(len(chosen), rows)
+
+
+def _digit_sized(ink: np.ndarray, total: int, height: float) -> np.ndarray:
+    """For each row of `ink` (a side's ink per row of the component): enough of the ink, tall enough."""
+    inked = ink > 0
+    rows = inked.shape[1]
+    tall = rows - inked[:, ::-1].argmax(axis=1) - inked.argmax(axis=1)
+    return np.asarray((ink.sum(axis=1) >= CUT_SIDE * total) & inked.any(axis=1) & (tall >= CUT_SIDE_TALL * height))
+
+
+def severed(mask: np.ndarray, paths: np.ndarray) -> np.ndarray:
+    """Ink bonds each cut parts: `paths[k, y]` is the first column right of cut k in row y, so a
+    row's bond across it, and between rows the column bonds under its sideways run."""
+    rows, width = mask.shape
+    across = np.zeros((rows, width + 1), dtype=np.int64)
+    across[:, 1:width] = mask[:, :-1] & mask[:, 1:]
+    down = np.concatenate([np.zeros((rows - 1, 1), dtype=np.int64), np.cumsum(mask[:-1] & mask[1:], axis=1)], axis=1)
+    steps = np.arange(rows - 1)
+    sideways = np.abs(down[steps, paths[:, 1:]] - down[steps, paths[:, :-1]]).sum(axis=1)
+    return np.asarray(across[np.arange(rows), paths].sum(axis=1) + sideways, dtype=np.float64)
+
+
+def cut_paths(mask: np.ndarray, cuts: Sequence[int], height: float) -> np.ndarray:
+    """For each column in `cuts`, the cut from the top of the component's box to its bottom
+    that parts the fewest ink bonds, near that column (`ANCHOR`): (len(cuts), rows), the first
+    column right of the cut in each row. A path moves sideways between rows as it likes,
+    so it can run through the background between overlapping digits. Tall components are cut on
+    a grid of blocks, so the work is at most CUT_ROWS rows of CUT_PIXELS in all."""
+    rows, width = mask.shape
+    step = 1
+    while -(-rows // step) > CUT_ROWS or -(-rows // step) * -(-width // step) > CUT_PIXELS:
+        step += 1
+    if step > 1:  # a block is ink if any of its pixels is
+        padded = np.zeros((-(-rows // step) * step, -(-width // step) * step), dtype=bool)
+        padded[:rows, :width] = mask
+        coarse = np.asarray(padded.reshape(padded.shape[0] // step, step, -1, step).any(axis=(1, 3)))
+        paths = _least_cuts(coarse, [c // step for c in cuts], height / step)
+        return np.minimum(np.repeat(paths * step, step, axis=1)[:, :rows], width)
+    return _least_cuts(mask, list(cuts), height)
+
+
+def _least_cuts(mask: np.ndarray, cuts: list[int], height: float) -> np.ndarray:
+    """Dynamic programme down the rows, all cuts at once: best[k, t] is the least cost of cut k
+    so far with row y parted before column t (t in 0..width)."""
+    rows, width = mask.shape
+    positions = np.arange(width + 1)
+    # float32 throughout: the loop below is the cost of cutting, and halves with the bytes.
+    across = np.zeros((rows, width + 1), dtype=np.float32)
+    across[:, 1:width] = mask[:, :-1] & mask[:, 1:]
+    distance = np.abs(positions[None, :] - np.asarray(cuts)[:, None])  # (cuts, width + 1)
+    stray = (ANCHOR / height * distance).astype(np.float32)
+    # under[y, t]: the price of running sideways from column 0 to t between rows y and y + 1.
+    bonds = (mask[:-1] & mask[1:]) + np.float32(SIDEWAYS)
+    under = np.concatenate([np.zeros((rows - 1, 1), dtype=np.float32), np.cumsum(bonds, axis=1)], axis=1)
+    best = np.empty((rows, len(cuts), width + 1), dtype=np.float32)
+    best[0] = across[0] + stray
+    for y in range(rows - 1):
+        price = under[y]
+        rightwards = np.minimum.accumulate(best[y] - price, axis=1) + price
+        leftwards = np.minimum.accumulate((best[y] + price)[:, ::-1], axis=1)[:, ::-1] - price
+        best[y + 1] = np.minimum(rightwards, leftwards) + across[y + 1] + stray
+    paths = np.empty((len(cuts), rows), dtype=np.int64)
+    paths[:, -1] = best[-1].argmin(axis=1)
+    for y in range(rows - 2, -1, -1):
+        price = under[y]
+        moves = np.abs(price[None, :] - price[paths[:, y + 1]][:, None])
+        paths[:, y] = (best[y] + moves).argmin(axis=1)
+    return paths
 
 
 def stroke_groups(strokes: Sequence[np.ndarray], pen: float) -> list[list[int]]:
