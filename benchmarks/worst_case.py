@@ -20,7 +20,7 @@ from typing import Any
 import httpx
 import numpy as np
 import orjson
-from PIL import Image
+from PIL import Image, ImageDraw
 
 from benchmarks.common import drawn_digit_png, record
 from digitrec.segment import MAX_MARKS
@@ -89,6 +89,20 @@ def largest_noisy_jpeg() -> bytes:
     raise RuntimeError("no noisy JPEG fits the body limit")
 
 
+def zigzags_png(side: int, count: int) -> bytes:
+    """Wide zigzag marks in rows: each a component wider than a digit, so the reader looks for
+    cuts in every one of them (the costliest pixel work /api/read does)."""
+    canvas = Image.new("L", (side, side), 255)
+    draw = ImageDraw.Draw(canvas)
+    per_row = 4
+    width, height = side // per_row - 20, side // (count // per_row + 1) - 10
+    for index in range(count):
+        x0, y0 = (index % per_row) * (width + 20) + 5, (index // per_row) * (height + 10) + 5
+        points = [(x0 + k * width / 8, y0 + (height if k % 2 else 0)) for k in range(9)]
+        draw.line(points, fill=0, width=4)
+    return encoded(canvas, "PNG")
+
+
 def webp_dots(side: int, dots: int) -> bytes:
     return encoded(Image.open(io.BytesIO(dotted_png(side, dots))), "WEBP", lossless=True)
 
@@ -131,7 +145,9 @@ def cases() -> list[Case]:
         image_case("PNG 4096x4096, 100 dots -> /api/read", "/api/read", dotted_png(4096, 100)),
         image_case("PNG 4096x4096, 300 dots -> /api/read", "/api/read", dotted_png(4096, 300)),
         image_case("PNG 1414x1414, 300 dots -> /api/read", "/api/read", dotted_png(1414, 300)),
-        image_case("PNG 1414x1414, 38 dots -> /api/read", "/api/read", dotted_png(1414, MAX_MARKS - 2)),
+        image_case("PNG 1024x1024, 300 dots -> /api/read", "/api/read", dotted_png(1024, 300)),
+        image_case("PNG 1024x1024, 38 dots -> /api/read", "/api/read", dotted_png(1024, MAX_MARKS - 2)),
+        image_case("PNG 1024x1024, 38 zigzags -> /api/read", "/api/read", zigzags_png(1024, MAX_MARKS - 2)),
         Case("strokes: 40 bars close in a row -> /api/read", "/api/read", as_json(bars_in_a_row(MAX_MARKS))),
         Case(
             "strokes: 5k points in 40 strokes, 4096, pen 1024 -> /api/read",
@@ -140,18 +156,19 @@ def cases() -> list[Case]:
         ),
         image_case("PNG 1414x1414, 300 dots -> /api/predict", "/api/predict", dotted_png(1414, 300)),
         image_case("WebP lossless 1414x1414, 300 dots", "/api/predict", webp_dots(1414, 300)),
+        image_case("WebP lossless 1024x1024, 300 dots", "/api/predict", webp_dots(1024, 300)),
         image_case("bomb: BMP header 30000x30000", "/api/predict", bmp_header(30_000, 30_000)),
         image_case("bomb: PNG 12000x12000 1-bit", "/api/predict", encoded(Image.new("1", (12_000, 12_000)), "PNG")),
         image_case("noisy JPEG under 2 MB", "/api/predict", largest_noisy_jpeg()),
         image_case("GIF with 300 frames", "/api/predict", many_frames_gif()),
         Case("explain: true, canvas strokes", "/api/predict", as_json({**strokes_body(200, 280, 22), "explain": True})),
         Case(
-            "data URL: WebP 1414x1414 noise",
+            "data URL: WebP 1024x1024 noise",
             "/api/predict",
             as_json(
                 {
                     "image": "data:image/webp;base64,"
-                    + base64.b64encode(encoded(noise(1414), "WEBP", quality=5)).decode()
+                    + base64.b64encode(encoded(noise(1024), "WEBP", quality=5)).decode()
                 }
             ),
         ),

@@ -14,6 +14,7 @@ import textwrap
 
 import numpy as np
 import pytest
+from fastapi.testclient import TestClient
 from PIL import Image, ImageFile
 
 from digitrec.decode import BUDGET, decode_image, jpeg_scans, render_strokes
@@ -78,9 +79,9 @@ def test_scans_are_counted_from_the_markers() -> None:
     ("make", "message"),
     [
         (lambda: many_scan_jpeg(256, 200), "more than 32 scans"),
-        (lambda: dotted_png(2048, 10), "at most 2,000,000"),
-        (lambda: encoded(noise(1500, 1), "GIF"), "at most 2,000,000"),
-        (lambda: encoded(noise(1500), "WEBP", lossless=True), "at most 2,000,000"),
+        (lambda: dotted_png(2048, 10), "at most 1,048,576"),
+        (lambda: encoded(noise(1500, 1), "GIF"), "at most 1,048,576"),
+        (lambda: encoded(noise(1500), "WEBP", lossless=True), "at most 1,048,576"),
         (lambda: bmp_header(5000, 5000), "at most 16,777,216"),
         (lambda: bmp_header(30_000, 30_000), "too many pixels"),
         (lambda: encoded(Image.new("L", (5000, 5000)), "JPEG"), "at most 16,777,216"),
@@ -103,8 +104,8 @@ def test_over_budget_strokes_are_refused_before_drawing(monkeypatch: pytest.Monk
 
 # Each runs in a fresh interpreter so that its peak resident memory is its own.
 COSTLIEST = {
-    "png-rgba-2mpx": "dotted_png(1414, 300)",
-    "webp-lossless-2mpx": "encoded(noise(1414), 'WEBP', lossless=True)",
+    "png-rgba-1mpx": "dotted_png(1024, 300)",
+    "webp-lossless-1mpx": "encoded(noise(1024), 'WEBP', lossless=True)",
     "jpeg-16mpx-reduced": "encoded(noise(4096), 'JPEG', quality=95)",
     "jpeg-progressive-16mpx": "encoded(noise(4096), 'JPEG', quality=95, progressive=True)",
 }
@@ -139,3 +140,13 @@ def test_costliest_accepted_images_stay_under_100_mb(name: str) -> None:
     assert done.returncode == 0, done.stderr
     extra = json.loads(done.stdout.strip().splitlines()[-1])
     assert extra < 100, f"{name}: {extra:.0f} MB of extra memory"
+
+
+def test_a_batch_of_big_canvases_is_refused_before_any_is_drawn(
+    client: TestClient, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    monkeypatch.setattr("PIL.Image.new", lambda *a, **k: pytest.fail("a canvas was allocated"))
+    dot = {"strokes": [[[2048, 2048]]], "width": 4096, "height": 4096, "line_width": 1024}
+    response = client.post("/api/predict/batch", json={"items": [dot] * 256})
+    assert response.status_code == 413
+    assert "canvases add up to 268,435,456 pixels" in response.json()["detail"]

@@ -145,14 +145,14 @@ def test_one_digit_gets_the_input_predict_gives_it(held_out: list[PenDigit]) -> 
 
 
 def test_too_many_marks_are_refused_before_any_work(client: TestClient) -> None:
-    response = client.post("/api/read", files={"image": ("dots.png", dotted_png(1414, 300))})
+    response = client.post("/api/read", files={"image": ("dots.png", dotted_png(1024, 300))})
     assert response.status_code == 422
     assert f"at most {MAX_MARKS}" in response.json()["detail"]
 
 
 def test_the_costliest_accepted_drawing_is_cheap(cnn: Predictor) -> None:
     """As many marks as are accepted, on the biggest picture decoded: bounded CPU and memory."""
-    picture = np.asarray(Image.open(io.BytesIO(dotted_png(1414, MAX_MARKS - 2, seed=1))).convert("L"))
+    picture = np.asarray(Image.open(io.BytesIO(dotted_png(1024, MAX_MARKS - 2, seed=1))).convert("L"))
     ink = np.asarray(ink_image(picture))
     tracemalloc.start()
     started = time.process_time()
@@ -160,7 +160,7 @@ def test_the_costliest_accepted_drawing_is_cheap(cnn: Predictor) -> None:
     spent = time.process_time() - started
     peak = tracemalloc.get_traced_memory()[1]
     tracemalloc.stop()
-    print(f"\n{MAX_MARKS - 2} dots on 1414x1414: {spent * 1000:.1f} ms CPU, {peak / 2**20:.1f} MiB peak")
+    print(f"\n{MAX_MARKS - 2} dots on 1024x1024: {spent * 1000:.1f} ms CPU, {peak / 2**20:.1f} MiB peak")
     assert len(reading.digits) + len(reading.left_out) > 0
     assert peak < 100 * 2**20
     # The time is the benchmark's (`python -m benchmarks worst-case`); what bounds it is here:

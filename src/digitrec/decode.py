@@ -35,16 +35,16 @@ CALL_ROWS = 16
 class Budget:
     """The most one drawing may cost to decode or render; each limit is checked before the work.
 
-    Measured on a 2-core AMD EPYC (BENCHMARKS.md, worst case): decode + preprocess of a
-    1448x1448 RGBA PNG or lossless WebP (2 Mpx, the costliest accepted) take about 45 ms and
-    16-32 MB; 4096x4096 took 440-680 ms and 130 MB.
+    Measured on a 2-core AMD EPYC (BENCHMARKS.md, worst case): decode + preprocess of a 2 Mpx
+    lossy WebP of noise took 74 ms, so at most 1 Mpx (1024x1024) is decoded now, about 40 ms at
+    worst; 4096x4096 took 440-680 ms and 130 MB.
     """
 
     # Pixels an image may declare. JPEGs above `max_decoded_pixels` are decoded at 1/2, 1/4 or
     # 1/8 scale (libjpeg's DCT scaling, nearly free), so a phone photo is still read.
     max_pixels: int = 4096 * 4096
     # Pixels actually decoded: every other format decodes at full size, so this bounds the cost.
-    max_decoded_pixels: int = 2_000_000
+    max_decoded_pixels: int = 1024 * 1024
     # Each scan of a JPEG is a full pass over the image: 27k tiny scans in 1 MB took 32 s.
     # Progressive JPEGs from cameras and browsers have 10 or fewer.
     max_jpeg_scans: int = 32

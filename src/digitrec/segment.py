@@ -28,7 +28,10 @@ from digitrec.errors import EmptyDrawingError, InputError
 MAX_MARKS = 40
 SPECK = 0.003  # of the largest mark's area: smaller components are noise, not marks
 MAX_CUTS = 6  # cut candidates per component
-CUT_MARKS = 12  # components cut per drawing
+# Components cut per drawing, the widest first: looking for cuts costs about 10 ms a component,
+# and a drawing of 38 wide zigzags cost 114 ms with 12 (4: 46 ms, BENCHMARKS.md worst case). A
+# number rarely has more than a few touching pairs.
+CUT_MARKS = 4
 # A cut is a path from the top of a component to its bottom; its price is the ink bonds it
 # severs (pairs of touching ink pixels it parts). Straying from the column it was started from
 # costs ANCHOR per row and line height of distance, so that a path goes round the end of a stroke

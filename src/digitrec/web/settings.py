@@ -34,8 +34,9 @@ class Settings(BaseSettings):
     max_body_bytes: int = 2 * 1024 * 1024
     max_batch: int = 256
     max_pixels: int = 4096 * 4096  # decoded pixels in one image
-    # All the images of one batch together: 256 canvases of 280x280 are 20 Mpx.
-    max_batch_pixels: int = 64 * 1024 * 1024
+    # All the images of one batch together: 256 canvases of 280x280 (each drawing costs about a
+    # millisecond to read, whatever the batch).
+    max_batch_pixels: int = 256 * 280 * 280
     # Strokes JSON: the page sends at most ~1000x600 with a pen of 2-40 px and a few thousand points.
     max_canvas_side: int = 4096
     max_stroke_points: int = 5_000  # as decode.Budget.max_points: counted before any point is checked

@@ -19,7 +19,7 @@ from limits.strategies import MovingWindowRateLimiter
 from PIL import Image
 from pydantic import BaseModel
 
-from digitrec.decode import Budget, decode_image
+from digitrec.decode import Budget, decode_image, stroke_scale
 from digitrec.errors import DigitrecError, EmptyDrawingError, InputError, StoreUnavailable, TooLargeError
 from digitrec.feedback import UNAVAILABLE, Store
 from digitrec.inference import Predictor, Reading
@@ -178,6 +178,8 @@ def pictures(submission: Submission, settings: Settings) -> Iterator[Image.Image
     total pixel budget; errors name the item in a batch."""
     many = len(submission.drawings) > 1
     budget = decoding_budget(settings)
+    if many:
+        check_batch_canvases(submission.drawings, budget, settings.max_batch_pixels)
     spent = 0
     for index, drawing in enumerate(submission.drawings):
         try:
@@ -193,6 +195,18 @@ def pictures(submission: Submission, settings: Settings) -> Iterator[Image.Image
                 f"item {index}: the batch's images add up to more than {settings.max_batch_pixels:,} pixels"
             )
         yield picture
+
+
+def check_batch_canvases(drawings: list[schemas.Drawing | bytes], budget: Budget, limit: int) -> None:
+    """The pixels the batch's strokes will be drawn on, added up before any is drawn: a batch of
+    big canvases is refused at once, not after drawing its first few hundred megapixels."""
+    total = 0
+    for drawing in drawings:
+        if isinstance(drawing, schemas.Drawing) and drawing.strokes is not None and drawing.width and drawing.height:
+            scale = stroke_scale(drawing.width, drawing.height, budget)
+            total += max(1, round(drawing.width * scale)) * max(1, round(drawing.height * scale))
+    if total > limit:
+        raise TooLargeError(f"the batch's canvases add up to {total:,} pixels, more than {limit:,}")
 
 
 def decoding_budget(settings: Settings) -> Budget:
