@@ -150,3 +150,16 @@ def test_a_batch_of_big_canvases_is_refused_before_any_is_drawn(
     response = client.post("/api/predict/batch", json={"items": [dot] * 256})
     assert response.status_code == 413
     assert "canvases add up to 268,435,456 pixels" in response.json()["detail"]
+
+
+@pytest.mark.parametrize("many", [False, True], ids=["one drawing", "batch"])
+def test_too_many_points_are_refused_before_the_json_is_parsed(
+    client: TestClient, monkeypatch: pytest.MonkeyPatch, many: bool
+) -> None:
+    monkeypatch.setattr("orjson.loads", lambda *a, **k: pytest.fail("the body was parsed"))
+    points = [[float(i % 280), 10.0] for i in range(30_000)]
+    drawing = {"strokes": [points], "width": 280, "height": 280}
+    body = {"items": [drawing] * 2} if many else drawing
+    response = client.post("/api/predict/batch" if many else "/api/predict", json=body)
+    assert response.status_code == 413
+    assert "points" in response.json()["detail"] and "are accepted" in response.json()["detail"]

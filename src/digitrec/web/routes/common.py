@@ -156,12 +156,31 @@ async def read_submission(
             f"unsupported content type {content_type!r}: send application/json or "
             "multipart/form-data with a file field `image`",
         )
-    payload = parse_json(await request.body())
+    body = await request.body()
+    check_point_count(body, settings, many)
+    payload = parse_json(body)
     if not isinstance(payload, dict):
         raise InputError("the JSON body must be an object")
     validated = json_model.model_validate(payload, context=settings)
     drawings: list[schemas.Drawing | bytes] = list(getattr(validated, "items", None) or [validated])
     return Submission(validated, drawings)
+
+
+BATCH_POINTS = 4  # a batch's strokes may hold this many single drawings' worth of points
+
+
+def check_point_count(body: bytes, settings: Settings, many: bool) -> None:
+    """Refuse a body with too many points before parsing it: parsing and validating 100,000
+    points took 100 ms, counting brackets takes well under one. Every point of `strokes` opens
+    one "[", every stroke one more, so a drawing within budget opens at most twice its points."""
+    limit = settings.max_stroke_points * (BATCH_POINTS if many else 1)
+    brackets = body.count(b"[")
+    if brackets > 2 * limit + settings.max_batch + 2:
+        raise TooLargeError(
+            f"the body opens {brackets:,} lists (one per point and per stroke); at most {limit:,} points "
+            + ("in one batch" if many else "in one drawing")
+            + " are accepted"
+        )
 
 
 def parse_json(body: bytes) -> Any:
