@@ -83,5 +83,6 @@ def openapi_with_request_models(app: FastAPI) -> dict[str, Any]:
 
 
 def create_app_from_env() -> FastAPI:
-    """Entry point for uvicorn worker processes (`factory=True`): settings come from DIGITREC_*."""
+    """For running under uvicorn itself (`uvicorn --factory digitrec.web.app:create_app_from_env`):
+    settings come from DIGITREC_*."""
     return create_app(Settings.from_env())
