@@ -79,7 +79,7 @@ def row(label: str, workers: int, connections: int, result: dict[str, float], un
 def main(seconds: int = 10, warmup: int = 3) -> None:
     png = drawn_digit_png()
     single, single_type = multipart([png])
-    batch, batch_type = multipart([png] * 64)
+    batch, batch_type = multipart([png] * 32)
     rgba = np.zeros((140, 140, 4), dtype=np.uint8)
     rgba[30:110, 62:78] = 255  # the seed's white pen on its transparent canvas: a "1"
     # What the seed's page sends: JSON.stringify(imageData.data), an object keyed "0", "1", ...
@@ -111,7 +111,7 @@ def main(seconds: int = 10, warmup: int = 3) -> None:
                 result = measure(f"{url}/api/predict", single, single_type, connections)
                 lines.append(row("POST /api/predict (canvas PNG)", workers, connections, result))
             result = measure(f"{url}/api/predict/batch", batch, batch_type, 4)
-            lines.append(row("POST /api/predict/batch (64 PNGs)", workers, 4, result, unit=64))
+            lines.append(row("POST /api/predict/batch (32 PNGs)", workers, 4, result, unit=32))
             result = measure(f"{url}/predict", seed_body, "application/json", 16)
             seed_label = f"POST /predict (the seed's request: {len(seed_body) // 1024} KB JSON)"
             lines.append(row(seed_label, workers, 16, result))

@@ -22,7 +22,7 @@ import numpy as np
 import orjson
 from PIL import Image, ImageDraw
 
-from benchmarks.common import drawn_digit_png, record
+from benchmarks.common import drawn_digit_png, drawn_digit_strokes, record
 from digitrec.segment import MAX_MARKS
 from server_process import free_port, serve_command, wait_until_answering
 from test_budgets import bmp_header, dotted_png, encoded, many_scan_jpeg, noise
@@ -134,6 +134,21 @@ def cases() -> list[Case]:
             "batch: 4 x 25k points, pen 4096",
             "/api/predict/batch",
             as_json({"items": [strokes_body(25_000, seed=s) for s in range(4)]}),
+        ),
+        Case(
+            "batch: 32 page drawings (strokes JSON)",
+            "/api/predict/batch",
+            as_json({"items": [orjson.loads(drawn_digit_strokes(seed=s % 8)) for s in range(32)]}),
+        ),
+        Case(
+            "batch: 32 drawings, 10k points, 4096 canvases",
+            "/api/predict/batch",
+            as_json({"items": [strokes_body(312, side=4096, line=64, seed=s) for s in range(32)]}),
+        ),
+        Case(
+            "batch: 256 page drawings (over the batch limit)",
+            "/api/predict/batch",
+            as_json({"items": [orjson.loads(drawn_digit_strokes(seed=s % 8)) for s in range(256)]}),
         ),
         Case("batch: 256 one-point 4096 canvases, pen 4096", "/api/predict/batch", as_json({"items": [dot] * 256})),
         Case(

@@ -32,11 +32,13 @@ class Settings(BaseSettings):
     # NoDecode: the variable is a comma-separated list, not JSON.
     models: Annotated[list[str], NoDecode] = Field(default_factory=shipped_models)
     max_body_bytes: int = 2 * 1024 * 1024
-    max_batch: int = 256
+    # A batch costs about a millisecond of CPU per canvas-sized drawing: 32 of them keep one
+    # request within the 50 ms any request may cost (raise both for bigger batches, at that cost).
+    max_batch: int = 32
     max_pixels: int = 4096 * 4096  # decoded pixels in one image
-    # All the images of one batch together: 256 canvases of 280x280 (each drawing costs about a
-    # millisecond to read, whatever the batch).
-    max_batch_pixels: int = 256 * 280 * 280
+    # All the images of one batch together: 32 canvases of 280x280 (a 1 Mpx image alone costs
+    # 25-40 ms to decode and read).
+    max_batch_pixels: int = 32 * 280 * 280
     # Strokes JSON: the page sends at most ~1000x600 with a pen of 2-40 px and a few thousand points.
     max_canvas_side: int = 4096
     max_stroke_points: int = 5_000  # as decode.Budget.max_points: counted before any point is checked

@@ -3,6 +3,7 @@ request that may be JSON or a multipart form, decoding its drawings within budge
 
 from __future__ import annotations
 
+import asyncio
 import time
 from collections.abc import Iterator
 from dataclasses import dataclass
@@ -166,7 +167,7 @@ async def read_submission(
     return Submission(validated, drawings)
 
 
-BATCH_POINTS = 4  # a batch's strokes may hold this many single drawings' worth of points
+BATCH_POINTS = 2  # a batch's strokes may hold this many single drawings' worth of points
 
 
 def check_point_count(body: bytes, settings: Settings, many: bool) -> None:
@@ -237,14 +238,36 @@ def decoding_budget(settings: Settings) -> Budget:
 
 def model_inputs(submission: Submission, settings: Settings) -> np.ndarray:
     """(N, 28, 28): each drawing preprocessed right after it is decoded."""
+    return np.stack(list(each_model_input(submission, settings)))
+
+
+def each_model_input(submission: Submission, settings: Settings) -> Iterator[np.ndarray]:
     many = len(submission.drawings) > 1
-    inputs = []
     for index, picture in enumerate(pictures(submission, settings)):
         try:
-            inputs.append(preprocess(picture))
+            yield preprocess(picture)
         except EmptyDrawingError:
             raise EmptyDrawingError(f"{f'item {index}: ' if many else ''}nothing drawn: draw a digit first") from None
-    return np.stack(inputs)
+
+
+# A batch gives the event loop back every this many drawings (about 10 ms of work), so that a
+# worker reading a big batch (DIGITREC_MAX_BATCH can be raised) still answers /healthz and its
+# other requests meanwhile.
+BATCH_STEP = 8
+
+
+async def read_batch(submission: Submission, settings: Settings, predictor: Predictor) -> list[Reading]:
+    """Every drawing of a batch read, step by step: decoding, preprocessing and the model."""
+    inputs = []
+    for count, model_input in enumerate(each_model_input(submission, settings), 1):
+        inputs.append(model_input)
+        if count % BATCH_STEP == 0:
+            await asyncio.sleep(0)
+    readings: list[Reading] = []
+    for start in range(0, len(inputs), BATCH_STEP):
+        readings += predictor.read(np.stack(inputs[start : start + BATCH_STEP]))
+        await asyncio.sleep(0)
+    return readings
 
 
 def reading_body(model: str, reading: Reading, top_k: int, metrics: Metrics) -> dict[str, Any]:

@@ -24,6 +24,7 @@ from digitrec.web.routes.common import (
     answer,
     model_inputs,
     parse_json,
+    read_batch,
     read_submission,
     reading_body,
     request_body,
@@ -68,7 +69,7 @@ async def predict(request: Request, settings: SettingsDep, registry: RegistryDep
     response_model=schemas.BatchOut,
     responses=ERRORS,  # type: ignore[arg-type]
     openapi_extra=request_body(schemas.BatchRequest, schemas.PredictOptions, many=True),
-    summary="Read many drawings in one request (at most DIGITREC_MAX_BATCH, 256 by default)",
+    summary="Read many drawings in one request (at most DIGITREC_MAX_BATCH, 32 by default)",
 )
 async def predict_batch(
     request: Request, settings: SettingsDep, registry: RegistryDep, metrics: MetricsDep
@@ -76,7 +77,7 @@ async def predict_batch(
     started = time.perf_counter()
     submission = await read_submission(request, settings, schemas.PredictOptions, schemas.BatchRequest, many=True)
     name, predictor = registry.get(submission.options.model)
-    readings = predictor.read(model_inputs(submission, settings))
+    readings = await read_batch(submission, settings, predictor)
     top_k = submission.options.top_k
     return answer({"predictions": [reading_body(name, r, top_k, metrics) for r in readings]}, name, predictor, started)
 
