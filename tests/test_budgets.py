@@ -132,6 +132,7 @@ PEAK = textwrap.dedent(
 )
 
 
+@pytest.mark.slow
 @pytest.mark.parametrize("name", list(COSTLIEST))
 def test_costliest_accepted_images_stay_under_100_mb(name: str) -> None:
     tests = str(__import__("pathlib").Path(__file__).parent)

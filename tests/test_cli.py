@@ -79,6 +79,7 @@ def test_evaluate_json(data_dir: Path) -> None:
     assert np.array(report["confusion"]).sum() == 10000
 
 
+@pytest.mark.slow
 def test_evaluate_report_writes_pngs(tmp_path: Path, data_dir: Path) -> None:
     result = digitrec("evaluate", "--model", "seed-ann", "--data-dir", str(data_dir), "--report", str(tmp_path))
     assert result.returncode == 0, result.stderr
@@ -191,6 +192,7 @@ def test_fast_recipe_reaches_99_percent(tmp_path: Path, data_dir: Path) -> None:
     assert report["accuracy"] >= 0.99
 
 
+@pytest.mark.slow
 def test_serving_never_imports_torch(tmp_path: Path) -> None:
     """Serving needs numpy, Pillow and onnxruntime only: with torch made unimportable, the CLI
     predicts and the app answers."""
@@ -214,6 +216,7 @@ assert "torch" not in [name for name, module in sys.modules.items() if module is
     assert result.stdout.startswith(f"{image}: 2")
 
 
+@pytest.mark.slow
 def test_unknown_architecture_is_a_one_line_error(data_dir: Path) -> None:
     result = digitrec("train", "--model", "resnet", "--dry-run", "--data-dir", str(data_dir))
     assert result.returncode == 1
@@ -329,6 +332,7 @@ def test_serve_on_a_busy_port_never_says_it_serves(tmp_path: Path) -> None:
     assert len(result.stderr.strip().splitlines()) == 1
 
 
+@pytest.mark.slow
 def test_dry_run_never_touches_a_trained_model(tmp_path: Path, data_dir: Path) -> None:
     """`train --dry-run` once overwrote runs/cnn (99.17%) with an 11% model."""
     kept = tmp_path / "runs" / "cnn"

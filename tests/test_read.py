@@ -22,6 +22,7 @@ def read(client: TestClient, canvas: np.ndarray) -> dict:
     return response.json()
 
 
+@pytest.mark.slow
 def test_reads_2_to_6_digit_numbers(client: TestClient, mnist_test: tuple[np.ndarray, np.ndarray]) -> None:
     images, labels = mnist_test
     rng = random.Random(7)

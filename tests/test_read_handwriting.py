@@ -64,6 +64,7 @@ def measure(
     return table
 
 
+@pytest.mark.slow
 def test_reads_held_out_writers_numbers(client: TestClient, held_out: list[PenDigit]) -> None:
     results = {}
     for road in ("strokes", "pixels"):

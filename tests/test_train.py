@@ -31,6 +31,7 @@ def tiny(data_dir: Path, out: Path, **overrides: object) -> TrainConfig:
     return TrainConfig(**settings)  # type: ignore[arg-type]
 
 
+@pytest.mark.slow
 def test_checkpoint_describes_itself(tmp_path: Path, data_dir: Path) -> None:
     folder = fit(tiny(data_dir, tmp_path / "run", command="digitrec train --fast"))
     assert {p.name for p in folder.iterdir()} == {"model.json", "model.onnx", "model.safetensors"}
@@ -47,6 +48,7 @@ def test_checkpoint_describes_itself(tmp_path: Path, data_dir: Path) -> None:
     assert model(torch.zeros(1, 1, 28, 28)).shape == (1, 10)
 
 
+@pytest.mark.slow
 def test_same_seed_same_weights(tmp_path: Path, data_dir: Path) -> None:
     first = load_file(fit(tiny(data_dir, tmp_path / "a")) / "model.safetensors")
     second = load_file(fit(tiny(data_dir, tmp_path / "b")) / "model.safetensors")
@@ -55,6 +57,7 @@ def test_same_seed_same_weights(tmp_path: Path, data_dir: Path) -> None:
     assert not all(torch.equal(first[k], other[k]) for k in first)
 
 
+@pytest.mark.slow
 def test_resume_continues_where_it_stopped(tmp_path: Path, data_dir: Path, monkeypatch: pytest.MonkeyPatch) -> None:
     import digitrec.train as train_module
 
