@@ -29,9 +29,9 @@ MAX_MARKS = 40
 SPECK = 0.003  # of the largest mark's area: smaller components are noise, not marks
 MAX_CUTS = 6  # cut candidates per component
 # Components cut per drawing, the widest first: looking for cuts costs about 10 ms a component,
-# and a drawing of 38 wide zigzags cost 114 ms with 12 (4: 46 ms, BENCHMARKS.md worst case). A
-# number rarely has more than a few touching pairs.
-CUT_MARKS = 4
+# and a drawing of 38 wide zigzags cost 114 ms with 12, 43-56 with 4, 39 with 3 (worst case). A
+# number rarely has more than a few touching pairs (the held-out numbers read the same with 3).
+CUT_MARKS = 3
 # A cut is a path from the top of a component to its bottom; its price is the ink bonds it
 # severs (pairs of touching ink pixels it parts). Straying from the column it was started from
 # costs ANCHOR per row and line height of distance, so that a path goes round the end of a stroke
