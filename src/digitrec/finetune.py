@@ -45,7 +45,10 @@ class FinetuneConfig:
     correction_share: float = 0.25  # of every batch
     replay: int = 12000  # MNIST training images seen beside the corrections, per epoch
     holdout: float = 0.2
-    max_drop: float = 0.0005  # of MNIST validation accuracy: 0.05 points
+    # Of MNIST validation accuracy: 0.2 points, 10 of the 5,000 images, about two standard errors
+    # of that accuracy. At 0.05 points (2 images, below its noise) the shipped cnn kept a 0.2 blend
+    # and learned 7 points of turned digits; at 0.2 it keeps 0.4 and learns 25, MNIST test -0.03.
+    max_drop: float = 0.002
     blends: tuple[float, ...] = (1.0, 0.8, 0.6, 0.5, 0.4, 0.3, 0.2, 0.1, 0.0)
     seed: int = 0
     command: str = ""
