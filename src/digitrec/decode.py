@@ -244,7 +244,7 @@ def render_strokes(
             f"the strokes would paint {rows:,} rows of pen; at most {budget.max_ink_rows:,} are drawn: "
             "send fewer or shorter strokes, or a thinner pen"
         )
-    picture = Image.new("L", (max(1, round(width * scale)), max(1, round(height * scale))), 0)
+    picture = Image.new("L", rendered_size(width, height, budget), 0)
     pen = ImageDraw.Draw(picture)
     radius = line / 2
     coordinates = points.tolist()
@@ -262,6 +262,12 @@ def stroke_scale(width: float, height: float, budget: Budget = BUDGET) -> float:
     """The scale `render_strokes` draws a width x height canvas at (1.0 up to `render_side`):
     multiply canvas coordinates by it to find them in the rendered image, divide to go back."""
     return min(1.0, budget.render_side / max(width, height, 1))
+
+
+def rendered_size(width: float, height: float, budget: Budget = BUDGET) -> tuple[int, int]:
+    """The (width, height) of the image `render_strokes` draws a width x height canvas on."""
+    scale = stroke_scale(width, height, budget)
+    return max(1, round(width * scale)), max(1, round(height * scale))
 
 
 def _check_canvas(width: float, height: float, line_width: float | None, budget: Budget) -> None:

@@ -20,7 +20,7 @@ from limits.strategies import MovingWindowRateLimiter
 from PIL import Image
 from pydantic import BaseModel
 
-from digitrec.decode import Budget, decode_image, stroke_scale
+from digitrec.decode import Budget, decode_image, rendered_size
 from digitrec.errors import DigitrecError, EmptyDrawingError, InputError, StoreUnavailable, TooLargeError
 from digitrec.feedback import UNAVAILABLE, Store
 from digitrec.inference import Predictor, Reading
@@ -223,8 +223,8 @@ def check_batch_canvases(drawings: list[schemas.Drawing | bytes], budget: Budget
     total = 0
     for drawing in drawings:
         if isinstance(drawing, schemas.Drawing) and drawing.strokes is not None and drawing.width and drawing.height:
-            scale = stroke_scale(drawing.width, drawing.height, budget)
-            total += max(1, round(drawing.width * scale)) * max(1, round(drawing.height * scale))
+            columns, rows = rendered_size(drawing.width, drawing.height, budget)
+            total += columns * rows
     if total > limit:
         raise TooLargeError(f"the batch's canvases add up to {total:,} pixels, more than {limit:,}")
 
