@@ -72,8 +72,15 @@ def parity(model: nn.Module, onnx_path: Path, images: np.ndarray) -> float:
 def quantize(onnx_path: Path, out: Path, calibration: np.ndarray) -> Path:
     """Static int8 quantization (per-channel weights, calibrated activations) of an exported graph.
 
-    On a CPU the cnn runs 0.40 ms instead of 0.62 ms per image at batch 1, and it reads the MNIST
-    test set as well as the float graph (99.69% vs 99.68%); the float graph stays beside it.
+    On a CPU with AVX-512 VNNI the cnn runs 0.17 ms instead of 0.42 ms per image at batch 1 (on
+    an AVX2-only Zen 1 both take about 1.35 ms), and it reads the MNIST test set as well as the
+    float graph; the float graph stays beside it.
+
+    Weights are quantized to 7 bits (`reduce_range`): AVX2 CPUs without VNNI multiply uint8 by
+    int8 with VPMADDUBSW, which adds pairs of products in int16 and saturates with 8-bit weights.
+    The shipped graph quantized to 8 bits answered 23 of 10,000 MNIST test images unlike the
+    float graph on a Zen 1 (3 on a VNNI CPU); with 7 bits no sum can saturate, so both kinds of
+    kernel compute the same integers (3 answers differ from the float graph on the Zen 1).
     """
     import tempfile
 
@@ -105,6 +112,7 @@ def quantize(onnx_path: Path, out: Path, calibration: np.ndarray) -> Path:
             per_channel=True,
             activation_type=QuantType.QUInt8,
             weight_type=QuantType.QInt8,
+            reduce_range=True,
             nodes_to_exclude=head,
         )
     return out
