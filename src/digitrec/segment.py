@@ -28,6 +28,7 @@ from digitrec.errors import EmptyDrawingError, InputError
 MAX_MARKS = 40
 SPECK = 0.003  # of the largest mark's area: smaller components are noise, not marks
 MAX_CUTS = 6  # cut candidates per component
+CUT_WIDER = 0.8  # of the line height: a component at least this wide may be digits touching
 # Components cut per drawing, the widest first: looking for cuts costs about 10 ms a component,
 # and a drawing of 38 wide zigzags cost 114 ms with 12, 43-56 with 4, 39 with 3 (worst case). A
 # number rarely has more than a few touching pairs (the held-out numbers read the same with 3).
@@ -189,7 +190,7 @@ def _slices(labels: np.ndarray, index: int, box: Box, mark: int, height: float) 
     paths (the reader may join them again: a run of all the slices is the component)."""
     x0, y0, x1, y1 = box
     whole = Atom(box, mark, label=index)
-    if x1 - x0 <= 0.8 * height:
+    if x1 - x0 <= CUT_WIDER * height:
         return [whole]
     mask = labels[y0:y1, x0:x1] == index
     profile = mask.sum(axis=0)
