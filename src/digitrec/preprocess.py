@@ -92,15 +92,19 @@ def ink_image(image: Image.Image | np.ndarray) -> Image.Image:
                 return alpha_band.point(_ink_table(0, 255))
     gray = picture if picture.mode == "L" else picture.convert("L")
     levels = np.asarray(gray)
-    background = _median_level(_border(levels))
+    border = _border(levels)
+    background = _median_level(border)
+    # A border of one grey is a clean canvas (the API's own strokes rendering among them): no
+    # grain, no shadow to measure, which saves a tenth of a millisecond on every drawing.
+    clean = int(border.min()) == int(border.max())
     paper = background >= 128  # dark ink on light paper: a scan, a photo, a form
     darkest, brightest = int(levels.min()), int(levels.max())
-    flattened = _without_gradient(levels, background, darkest) if paper else None
+    flattened = _without_gradient(levels, background, darkest) if paper and not clean else None
     if flattened is not None:
         gray, levels = Image.fromarray(flattened), flattened
         background = _median_level(_border(levels))
         darkest = int(levels.min())
-    noise = _noise_level(levels, paper)
+    noise = 0.0 if clean else _noise_level(levels, paper)
     full_ink = darkest if paper else brightest
     floor = max(NOISE_FLOOR, NOISE_SIGMAS * noise / max(abs(full_ink - background), 1))
     ink = gray.point(_ink_table(background, full_ink, round(floor * 1000)))
@@ -354,6 +358,10 @@ def without_specks(ink: Image.Image, box: tuple[int, int, int, int]) -> tuple[in
     crop = ink.crop(box)
     factor = -(-max(crop.size) // SPECK_SIDE)
     small = np.asarray(crop.reduce(factor) if factor > 1 else crop) > 0
+    if small.any(axis=0).all() and small.any(axis=1).all():
+        # No empty row or column across the crop: every mark overlaps the others' rows and
+        # columns, none lies away from the digit (the usual drawing; 0.2 ms of labelling saved).
+        return box
     labels, count = ndimage.label(small, structure=np.ones((3, 3), dtype=bool))
     if count < 2:
         return box
