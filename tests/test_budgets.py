@@ -32,6 +32,15 @@ def noise(side: int, channels: int = 3, seed: int = 0) -> Image.Image:
     return Image.fromarray(pixels[..., 0] if channels == 1 else pixels)
 
 
+def grainy_paper(side: int, seed: int = 0) -> Image.Image:
+    """A digit's bar in black on paper of heavy grain (levels 200-255 at random): as costly to
+    decode as noise, and still a drawing (pure noise, 0-255, is nothing drawn: no ink stands 5
+    standard deviations of such grain away from the paper)."""
+    pixels = np.random.default_rng(seed).integers(200, 256, (side, side, 3), dtype=np.uint8)
+    pixels[side // 4 : 3 * side // 4, side // 2 - side // 16 : side // 2 + side // 16] = 0
+    return Image.fromarray(pixels)
+
+
 def many_scan_jpeg(side: int, scans: int) -> bytes:
     """A progressive JPEG whose last scan is repeated `scans` times: libjpeg warns and decodes
     every one of them, each a pass over the whole image (the 32-s request of the issue). A flat
@@ -105,16 +114,16 @@ def test_over_budget_strokes_are_refused_before_drawing(monkeypatch: pytest.Monk
 # Each runs in a fresh interpreter so that its peak resident memory is its own.
 COSTLIEST = {
     "png-rgba-1mpx": "dotted_png(1024, 300)",
-    "webp-lossless-1mpx": "encoded(noise(1024), 'WEBP', lossless=True)",
-    "jpeg-16mpx-reduced": "encoded(noise(4096), 'JPEG', quality=95)",
-    "jpeg-progressive-16mpx": "encoded(noise(4096), 'JPEG', quality=95, progressive=True)",
+    "webp-lossless-1mpx": "encoded(grainy_paper(1024), 'WEBP', lossless=True)",
+    "jpeg-16mpx-reduced": "encoded(grainy_paper(4096), 'JPEG', quality=95)",
+    "jpeg-progressive-16mpx": "encoded(grainy_paper(4096), 'JPEG', quality=95, progressive=True)",
 }
 PEAK = textwrap.dedent(
     """
     import json, sys
     from pathlib import Path
     sys.path.insert(0, {tests!r})
-    from test_budgets import dotted_png, encoded, noise
+    from test_budgets import dotted_png, encoded, grainy_paper
     from digitrec.decode import decode_image, render_strokes
     from digitrec.preprocess import preprocess
 
@@ -123,7 +132,7 @@ PEAK = textwrap.dedent(
         return int(line.split()[1]) / 1024
 
     data = {make}
-    preprocess(decode_image(encoded(noise(64), "PNG")))  # warm: first-use allocations are not the input's
+    preprocess(decode_image(encoded(grainy_paper(64), "PNG")))  # warm: first-use allocations are not the input's
     Path("/proc/self/clear_refs").write_text("5")  # peak RSS restarts from now
     before = rss("VmRSS:")
     preprocess(decode_image(data))

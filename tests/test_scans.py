@@ -17,7 +17,7 @@ from conftest import png_bytes
 from digitrec.decode import render_strokes
 from digitrec.errors import EmptyDrawingError
 from digitrec.inference import Predictor
-from digitrec.preprocess import preprocess
+from digitrec.preprocess import ink_image, preprocess
 from handwritten_numbers import compose
 
 DIGITS = 200
@@ -133,3 +133,21 @@ def test_a_number_on_paper_reads_as_it_does_on_a_clean_canvas(
         ]
         same += answers[0] == answers[1]
     assert same >= 18, same
+
+
+@pytest.mark.parametrize("shape", [(32, 4096), (4096, 32), (33, 3000), (1, 2000), (40, 40)])
+def test_long_thin_pictures_of_paper_are_read_or_refused_clearly(shape: tuple[int, int]) -> None:
+    paper = np.full(shape, 230, dtype=np.uint8)
+    paper[shape[0] // 4 : 3 * shape[0] // 4 + 1, shape[1] // 4 : 3 * shape[1] // 4 + 1] = 20
+    assert preprocess(paper).shape == (28, 28)
+
+
+def test_a_stroke_along_the_edge_of_a_tight_crop_is_no_shadow() -> None:
+    """A 7 cropped tight has its bar along the top edge: that side is ink, not a shadow, and the
+    bar keeps all its rows."""
+    seven = np.full((80, 60), 235, dtype=np.uint8)
+    seven[:7] = 20  # the bar, along the whole top edge
+    for row in range(7, 80):
+        column = int(59 - row * 0.55)
+        seven[row, max(0, column - 4) : column + 4] = 20
+    assert (np.asarray(ink_image(seven))[:7] > 0).all()

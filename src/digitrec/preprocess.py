@@ -117,10 +117,12 @@ def _without_lines(ink: Image.Image) -> Image.Image:
     """The ink with printed lines taken off: runs across LINE_SPAN of the picture's width or
     height, found on a copy at most SPECK_SIDE pixels across (a line a little askew still
     holds one run there), erased over the full picture in the blocks the copy found them in."""
-    factor = -(-max(ink.size) // SPECK_SIDE)
-    small = np.asarray(ink.reduce(factor) if factor > 1 else ink) > 0
-    rows, cols = small.shape
     if min(ink.size) < 32:  # a tiny picture is one digit cropped, not a form
+        return ink
+    # A printed line is solid ink: its blocks are inked however they are averaged.
+    small = _reduced_mask(ink, every_pixel=False)
+    rows, cols = small.shape
+    if min(rows, cols) < 8:  # a long strip (32 x 4096): no box, and too few pixels across to tell
         return ink
     # Grown one pixel up and down (left and right), so a line that steps a row is one run.
     tall, wide = small.copy(), small.copy()
@@ -136,6 +138,7 @@ def _without_lines(ink: Image.Image) -> Image.Image:
     rest = small & ~lines
     if not lines.any() or rest.sum() < 0.25 * lines.sum() or _touches_edges(rest):
         return ink
+    factor = -(-max(ink.size) // SPECK_SIDE)  # as `_reduced_mask` reduced it
     full = np.repeat(np.repeat(lines, factor, axis=0), factor, axis=1)[: ink.height, : ink.width]
     pixels = np.array(ink)
     pixels[full] = 0
@@ -165,14 +168,15 @@ def _without_gradient(levels: np.ndarray, background: int, darkest: int) -> np.n
     """The picture with its plane of light taken off, or None when the light is even enough
     (nearly always: a canvas, a scan). The plane runs through the paper's level on each side of
     the border (their 75th percentiles: strokes that reach a side do not darken it), and it is
-    believed only when it is shallower than the ink's contrast (a steeper one is ink)."""
+    believed only when every side is nearer the paper than the ink (a side darker than that is
+    a stroke along it, a 7's bar in a tight crop, not a shadow)."""
     rows, cols = levels.shape
     if rows < 32 or cols < 32:
         return None
     (left,), (right,) = _level_at(levels[:, 0], 0.75), _level_at(levels[:, -1], 0.75)
     (top,), (bottom,) = _level_at(levels[0], 0.75), _level_at(levels[-1], 0.75)
     slope_x, slope_y = right - left, bottom - top
-    if abs(slope_x) + abs(slope_y) <= GRADIENT or abs(slope_x) + abs(slope_y) > background - darkest:
+    if abs(slope_x) + abs(slope_y) <= GRADIENT or min(left, right, top, bottom) <= (background + darkest) / 2:
         return None
     across = np.rint(slope_x * (np.arange(cols) / max(cols - 1, 1) - 0.5)).astype(np.int16)
     down = np.rint(slope_y * (np.arange(rows) / max(rows - 1, 1) - 0.5)).astype(np.int16)
@@ -357,7 +361,7 @@ def without_specks(ink: Image.Image, box: tuple[int, int, int, int]) -> tuple[in
     eyes), found on a copy reduced to at most SPECK_SIDE pixels so the cost stays small."""
     crop = ink.crop(box)
     factor = -(-max(crop.size) // SPECK_SIDE)
-    small = np.asarray(crop.reduce(factor) if factor > 1 else crop) > 0
+    small = _reduced_mask(crop)
     if small.any(axis=0).all() and small.any(axis=1).all():
         # No empty row or column across the crop: every mark overlaps the others' rows and
         # columns, none lies away from the digit (the usual drawing; 0.2 ms of labelling saved).
@@ -380,6 +384,18 @@ def without_specks(ink: Image.Image, box: tuple[int, int, int, int]) -> tuple[in
         min(right, left + x1 * factor),
         min(bottom, top + y1 * factor),
     )
+
+
+_INKED = [0] + [255] * 255  # lookup table: any ink is full ink
+
+
+def _reduced_mask(ink: Image.Image, every_pixel: bool = True) -> np.ndarray:
+    """Where `ink` has ink, on a copy at most SPECK_SIDE pixels across (each pixel a block of the
+    picture). `every_pixel`: made black and white first, so that a faint pixel alone in its block
+    still counts (averaged, it would round to nothing)."""
+    factor = -(-max(ink.size) // SPECK_SIDE)
+    inked = ink.point(_INKED) if every_pixel else ink
+    return np.asarray(inked.reduce(factor) if factor > 1 else inked) > 0
 
 
 def _union(boxes: list[tuple[int, int, int, int]]) -> tuple[int, int, int, int]:
