@@ -1,10 +1,10 @@
-"""python -m benchmarks [serving|inference|training|training-full|page|memory|worst-case|all]"""
+"""python -m benchmarks [serving|inference|training|training-full|page|memory|worst-case|paper|all]"""
 
 from __future__ import annotations
 
 import sys
 
-from benchmarks import inference, memory, page, serving, training, worst_case
+from benchmarks import inference, memory, page, paper, serving, training, worst_case
 
 BENCHMARKS = {
     "inference": inference.main,
@@ -14,6 +14,7 @@ BENCHMARKS = {
     "page": page.main,
     "memory": memory.main,
     "worst-case": worst_case.main,
+    "paper": paper.main,
 }
 
 names = sys.argv[1:] or ["all"]

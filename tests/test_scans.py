@@ -1,7 +1,7 @@
 """Digits on paper: scans and photos bring grain, uneven light, JPEG blocks, specks of dust and
 printed lines that a canvas never has. Real MNIST test digits are put on such paper and must
-read as they do clean (before preprocess.py measured the paper: 75% with grain, 28% on a ruled
-line, 9% in a form's box)."""
+read as they do clean (`python -m benchmarks paper`: 99.7-99.9% of 1,500; the preprocessing
+before it measured the paper read 82.8% with grain, 32% on a ruled line, 8.5% in a form's box)."""
 
 from __future__ import annotations
 
