@@ -151,6 +151,7 @@ COMMANDS = [
     ["data"],
     ["data", "download"],
     ["data", "verify"],
+    ["data", "pieces"],
     ["serve"],
     ["feedback"],
     ["feedback", "stats"],
@@ -352,3 +353,24 @@ def test_dry_run_never_touches_a_trained_model(tmp_path: Path, data_dir: Path) -
         assert written.parent == Path(tempfile.gettempdir()) and (written / "model.onnx").is_file()
     finally:
         shutil.rmtree(written)
+
+
+def test_data_pieces_writes_a_dataset_extra_data_reads(
+    tmp_path: Path, pendigits_dir: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    from digitrec.data import load_split
+
+    code, out, _ = run_main(
+        capsys,
+        "data",
+        "pieces",
+        "--out",
+        str(tmp_path / "pieces"),
+        "--numbers",
+        "6",
+        "--pendigits-dir",
+        str(pendigits_dir),
+    )
+    assert code == 0 and "not a digit" in out
+    images, labels = load_split(tmp_path / "pieces", "train", verify=False)
+    assert images.shape == (len(labels), 28, 28) and 10 in labels and set(labels.tolist()) - {10} <= set(range(10))

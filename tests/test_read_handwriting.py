@@ -19,9 +19,9 @@ from digitrec.decode import render_strokes
 from digitrec.errors import InputError
 from digitrec.inference import Predictor
 from digitrec.numbers import MAX_HYPOTHESES, hypotheses, read_page
+from digitrec.pieces import compose_number
 from digitrec.preprocess import ink_image, preprocess, preprocess_ink
 from digitrec.segment import MAX_MARKS, Atom, Page, components, from_strokes
-from handwritten_numbers import compose_strokes
 from strokes import digit_strokes
 from test_budgets import dotted_png
 
@@ -56,7 +56,7 @@ def measure(
         for _ in range(TOUCHING if touching else NUMBERS_PER_LENGTH):
             chosen = [rng.choice(digits) for _ in range(length)]
             truth = "".join(str(d.label) for d in chosen)
-            text = send(client, road, *compose_strokes([list(d.strokes) for d in chosen], rng, touching))["text"]
+            text = send(client, road, *compose_number([list(d.strokes) for d in chosen], rng, touching))["text"]
             whole += text == truth
             right += sum(a == b for a, b in zip(text, truth, strict=False)) if len(text) == length else 0
         count = TOUCHING if touching else NUMBERS_PER_LENGTH
@@ -77,15 +77,15 @@ def test_reads_held_out_writers_numbers(client: TestClient, held_out: list[PenDi
             print(f"  {name:>24}, {length}: {whole:.3f}, {digit:.3f}")
         overall[name] = float(np.mean([whole for whole, _ in table.values()]))
     print("  whole-number accuracy by road:", {k: round(v, 3) for k, v in overall.items()})
-    # Measured with the shipped ten-class cnn (see the report in the commit): what it reads of
-    # the writers' digits alone bounds these; the issue's targets (95%, 90% touching) need the
-    # eleven-class model trained on pendigits.
-    assert overall["strokes"] >= 0.87, overall
-    assert overall["pixels"] >= 0.87, overall
-    assert overall["strokes, touching pair"] >= 0.85, overall
-    # Cut paths that follow the ink (segment.cut_candidates) took touching pairs from 0.40 to
-    # 0.625 with the same model: a straight column cut splits a 7's bar that reaches over a 4.
-    assert overall["pixels, touching pair"] >= 0.6, overall
+    # Measured with the shipped cnn (README, "Numbers"): 0.987, 0.987, 1.0 and 0.725. The issue
+    # asks 0.95 and 0.90: pictures of touching pairs fall short. Cut paths that follow the ink
+    # (segment.cut_candidates) took them from 0.40 to 0.625; the reader's own fragments and merged
+    # pairs trained as "not a digit" (pieces.py) and cutting marks from 0.6 of the line's height
+    # took them to 0.725.
+    assert overall["strokes"] >= 0.95, overall
+    assert overall["pixels"] >= 0.95, overall
+    assert overall["strokes, touching pair"] >= 0.9, overall
+    assert overall["pixels, touching pair"] >= 0.7, overall
 
 
 def test_a_cut_follows_the_ink_between_touching_digits_whose_columns_overlap() -> None:
@@ -136,7 +136,7 @@ def test_a_stray_dot_is_left_out_and_reported(client: TestClient) -> None:
 def test_one_digit_gets_the_input_predict_gives_it(held_out: list[PenDigit]) -> None:
     rng = random.Random(4)
     for digit in held_out[:20]:
-        strokes, width, height, pen = compose_strokes([list(digit.strokes)], rng)
+        strokes, width, height, pen = compose_number([list(digit.strokes)], rng)
         picture = 255 - render_strokes(strokes, width, height, pen)
         ink = np.asarray(ink_image(picture))
         pages = [components(ink), from_strokes(ink, [np.array(s) for s in strokes], pen)]

@@ -75,7 +75,8 @@ def test_digits_cropped_tight_are_read(
     picked = np.random.default_rng(1).choice(len(images), DIGITS, replace=False)
     crops = [255 - tight(images[i]) if dark_ink else tight(images[i]) for i in picked]
     read = [p.digit for p in cnn.predict(crops)]
-    assert (np.array(read) == labels[picked]).mean() >= 0.99  # 99.67% of 1,500, either polarity
+    # 99.67% of 1,500, either polarity, with the cnn before its pieces fine-tune
+    assert (np.array(read) == labels[picked]).mean() >= 0.99
 
 
 def test_a_speck_away_from_the_digit_changes_nothing(mnist_test: tuple[np.ndarray, np.ndarray]) -> None:

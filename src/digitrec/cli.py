@@ -215,6 +215,18 @@ def add_data(commands: Any) -> None:
     download.set_defaults(handler=cmd_data_download)
     verify = actions.add_parser("verify", help="check the SHA-256 of the MNIST files", parents=[target])
     verify.set_defaults(handler=cmd_data_verify)
+    pieces = actions.add_parser(
+        "pieces",
+        help="the number reader's pieces of numbers written with the training writers' strokes "
+        "(fragments and merged pairs as 'not a digit'), as a dataset for --extra-data",
+    )
+    pieces.add_argument("--out", required=True, metavar="DIR", help="folder to write (gzip IDX, as MNIST's)")
+    pieces.add_argument("--numbers", type=positive(int), default=1000, help="numbers to compose and cut")
+    pieces.add_argument("--seed", type=int, default=0, help="seed of the numbers composed")
+    pieces.add_argument(
+        "--pendigits-dir", help="pendigits folder (default: $DIGITREC_PENDIGITS_DIR, else beside the MNIST folder)"
+    )
+    pieces.set_defaults(handler=cmd_data_pieces)
 
 
 def add_serve(commands: Any, shared: dict[str, argparse.ArgumentParser]) -> None:
@@ -637,6 +649,21 @@ def cmd_data_verify(args: argparse.Namespace) -> int:
     for spec in FILES.values():
         verify_file(target / spec.name, spec)
         print(f"ok  {target / spec.name}")
+    return 0
+
+
+def cmd_data_pieces(args: argparse.Namespace) -> int:
+    from digitrec.data import HELD_OUT_WRITERS, load_pendigits
+    from digitrec.drawings import NOT_A_DIGIT
+    from digitrec.pieces import reader_pieces
+
+    out = Path(args.out)
+    check_folder_to_write(out, "--out")
+    writers = [d for d in load_pendigits(args.pendigits_dir) if d.writer not in HELD_OUT_WRITERS]
+    images, labels = reader_pieces(writers, args.numbers, seed=args.seed)
+    write_dataset(images, labels, out, "idx")
+    rejected = int((labels == NOT_A_DIGIT).sum())
+    print(f"wrote {len(labels)} pieces to {out}: {rejected} not a digit, {len(labels) - rejected} digits")
     return 0
 
 

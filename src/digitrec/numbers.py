@@ -19,9 +19,10 @@ import numpy as np
 
 from digitrec.calibration import not_a_digit_probability
 from digitrec.errors import InputError
+from digitrec.geometry import Box, union
 from digitrec.inference import Predictor, Reading
 from digitrec.preprocess import preprocess_ink
-from digitrec.segment import Atom, Box, Page, union
+from digitrec.segment import Atom, Page
 
 MAX_RUN = 4  # atoms one digit may be made of (a 4 of two strokes cut at a valley: four slices)
 # Model inputs per reading (each about 1 ms of CPU with its preprocessing), so that reading the

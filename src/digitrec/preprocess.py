@@ -18,7 +18,7 @@ from PIL import Image
 from scipy import ndimage
 
 from digitrec.errors import EmptyDrawingError, InputError
-from digitrec.segment import union
+from digitrec.geometry import marks, union
 
 SIZE = 28
 BOX = 20
@@ -188,7 +188,7 @@ def _without_gradient(levels: np.ndarray, background: int, darkest: int) -> np.n
 def _touches_edges(ink: np.ndarray) -> bool:
     """Whether a mark of the digit's size reaches the picture's edge (specks and grain there do
     not count: SPECK_SHARE of the largest mark); True for no ink at all."""
-    labels, count = ndimage.label(ink, structure=np.ones((3, 3), dtype=bool))
+    labels, count = marks(ink)
     if count == 0:
         return True
     areas = np.bincount(labels.ravel(), minlength=count + 1)
@@ -364,7 +364,7 @@ def without_specks(ink: Image.Image, box: tuple[int, int, int, int]) -> tuple[in
         # No empty row or column across the crop: every mark overlaps the others' rows and
         # columns, none lies away from the digit (the usual drawing; 0.2 ms of labelling saved).
         return box
-    labels, count = ndimage.label(small, structure=np.ones((3, 3), dtype=bool))
+    labels, count = marks(small)
     if count < 2:
         return box
     areas = np.bincount(labels.ravel(), minlength=count + 1)[1:]

@@ -14,7 +14,7 @@ full-size mask per part, so the cost follows the ink, not the canvas.
 
 from __future__ import annotations
 
-from collections.abc import Iterable, Sequence
+from collections.abc import Sequence
 from dataclasses import dataclass, field, replace
 
 import numpy as np
@@ -22,13 +22,14 @@ from PIL import Image, ImageDraw
 from scipy import ndimage
 
 from digitrec.errors import EmptyDrawingError, InputError
+from digitrec.geometry import Box, marks, union
 
 # More separate marks than this is not a number anyone writes on one line (12 digits of 3
 # strokes are 36); refusing before any work keeps a drawing of dots from costing seconds.
 MAX_MARKS = 40
 SPECK = 0.003  # of the largest mark's area: smaller components are noise, not marks
 MAX_CUTS = 6  # cut candidates per component
-CUT_WIDER = 0.8  # of the line height: a component at least this wide may be digits touching
+CUT_WIDER = 0.6  # of the line height: a component at least this wide may be digits touching (a 1 and a 3 are)
 # Components cut per drawing, the widest first: looking for cuts costs about 10 ms a component,
 # and a drawing of 38 wide zigzags cost 114 ms with 12, 43-56 with 4, 39 with 3 (worst case). A
 # number rarely has more than a few touching pairs (the held-out numbers read the same with 3).
@@ -60,8 +61,6 @@ CUT_PIXELS = 160 * 640
 # one digit: the two strokes of a 4, the bar of a 5, the cross of a 7.
 STROKE_OVERLAP = 0.5
 STROKE_PART = 0.5  # the `cut` of parting a group's strokes: as a cut through half a stroke's ink
-
-Box = tuple[int, int, int, int]  # x0, y0, x1, y1 (half-open) in the picture's pixels
 
 
 @dataclass(frozen=True)
@@ -130,16 +129,6 @@ class Page:
         return np.asarray(picture, dtype=bool)
 
 
-def union(boxes: Iterable[Box]) -> Box:
-    listed = list(boxes)
-    return (
-        min(b[0] for b in listed),
-        min(b[1] for b in listed),
-        max(b[2] for b in listed),
-        max(b[3] for b in listed),
-    )
-
-
 def _too_many(count: int) -> InputError:
     return InputError(
         f"{count} separate marks; at most {MAX_MARKS} are read as one number: write fewer, or send them separately"
@@ -156,7 +145,7 @@ def typical_height(heights: Sequence[float]) -> float:
 def components(ink: np.ndarray) -> Page:
     """Pixel road: the connected components of the ink (8-connected), specks dropped, each
     component an atom, wide ones also cut where they part with little ink."""
-    labels, count = ndimage.label(ink > 0, structure=np.ones((3, 3), dtype=bool))
+    labels, count = marks(ink > 0)
     if count == 0:
         raise EmptyDrawingError("nothing drawn: the image has no ink on it")
     if count > 20 * MAX_MARKS:  # specks or not, this is not a number; do not even measure them
