@@ -13,25 +13,30 @@ from digitrec.pieces import compose_number, digit_owners, pages, piece_label, re
 
 
 def owners_of_two() -> tuple[np.ndarray, np.ndarray]:
-    """A 20x20 digit at columns 0-19 and another at 20-39, on a 20x40 picture."""
-    owners = np.zeros((2, 20, 40), dtype=bool)
-    owners[0, :, :20] = True
-    owners[1, :, 20:] = True
+    """A 20x40 digit at columns 0-39 and another at 40-79, on a 20x80 picture."""
+    owners = np.zeros((2, 20, 80), dtype=bool)
+    owners[0, :, :40] = True
+    owners[1, :, 40:] = True
     return owners, owners.reshape(2, -1).sum(axis=1)
 
 
-def piece(x0: int, x1: int) -> Hypothesis:
-    return Hypothesis(0, 1, (x0, 0, x1, 20), np.full((20, x1 - x0), 255, dtype=np.uint8))
+def piece(x0: int, x1: int, blank: bool = False) -> Hypothesis:
+    return Hypothesis(0, 1, (x0, 0, x1, 20), np.full((20, x1 - x0), 0 if blank else 255, dtype=np.uint8))
 
 
 def test_a_piece_is_labelled_by_whose_ink_it_holds() -> None:
     owners, totals = owners_of_two()
-    assert piece_label(piece(0, 20), owners, totals, [3, 8]) == 3  # one digit, whole
-    assert piece_label(piece(20, 40), owners, totals, [3, 8]) == 8
-    assert piece_label(piece(0, 30), owners, totals, [3, 8]) == NOT_A_DIGIT  # a digit and half the next
-    assert piece_label(piece(0, 7), owners, totals, [3, 8]) == NOT_A_DIGIT  # a third of a digit
+    assert piece_label(piece(0, 40), owners, totals, [3, 8]) == 3  # one digit, whole
+    assert piece_label(piece(40, 80), owners, totals, [3, 8]) == 8
+    assert piece_label(piece(0, 42), owners, totals, [3, 8]) == 3  # and a sliver (5%) of the next
+    assert piece_label(piece(0, 60), owners, totals, [3, 8]) == NOT_A_DIGIT  # a digit and half the next
+    assert piece_label(piece(0, 10), owners, totals, [3, 8]) == NOT_A_DIGIT  # a quarter of a digit
     assert piece_label(piece(0, 4), owners, totals, [3, 8]) is None  # a bare stroke: alone, a 1
-    assert piece_label(piece(0, 15), owners, totals, [3, 8]) is None  # most of a digit: neither
+    assert piece_label(piece(0, 30), owners, totals, [3, 8]) is None  # most of a digit: neither
+    assert piece_label(piece(0, 40, blank=True), owners, totals, [3, 8]) is None  # no ink
+    alone = owners[:1, :, :40], totals[:1]  # a number of one digit
+    assert piece_label(piece(0, 40), *alone, [5]) == 5
+    assert piece_label(piece(0, 10), *alone, [5]) == NOT_A_DIGIT
 
 
 def test_pieces_are_what_the_reader_reads(pendigits: list[PenDigit]) -> None:
@@ -57,6 +62,6 @@ def test_reader_pieces_are_balanced_model_inputs_and_seeded(pendigits: list[PenD
     np.testing.assert_array_equal(images, again)
     assert images.dtype == np.uint8 and images.shape == (len(labels), 28, 28)
     negatives = int((labels == NOT_A_DIGIT).sum())
-    # Whole digits, at most as many as the fragments and pairs: every number has some of each.
-    assert negatives > 12 and 12 < len(labels) - negatives <= negatives
+    # Every number has fragments and pairs, and its digits whole.
+    assert negatives > 12 and len(labels) - negatives > 12
     assert set(labels.tolist()) - {NOT_A_DIGIT} <= set(range(10))

@@ -52,7 +52,7 @@ def _dense(strokes: list[np.ndarray], step: float) -> np.ndarray:
     return np.concatenate(out)
 
 
-def contact_shift(left: np.ndarray, right: np.ndarray, reach: float) -> float:
+def _contact_shift(left: np.ndarray, right: np.ndarray, reach: float) -> float:
     """How far right of where it is `right` must stay so that no centre-line point comes within
     `reach` of `left`: sliding it in from the right, the shift of first contact."""
     dy = right[None, :, 1] - left[:, None, 1]
@@ -86,10 +86,10 @@ def compose_number(
             previous = _dense(placed[-1], max(1.0, pen / 4))
             here = _dense(strokes, max(1.0, pen / 4))
             if touching and index == 1:
-                shift = contact_shift(previous, here, pen * rng.uniform(0.5, 1.0))
+                shift = _contact_shift(previous, here, pen * rng.uniform(0.5, 1.0))
             else:
                 gap = rng.uniform(0.08, 0.5) * height
-                shift = max(right_edge + gap, contact_shift(previous, here, pen * 1.6))
+                shift = max(right_edge + gap, _contact_shift(previous, here, pen * 1.6))
             strokes = [s + [shift, 0.0] for s in strokes]
         placed.append(strokes)
         right_edge = max(right_edge, max(float(s[:, 0].max()) for s in strokes))
@@ -124,7 +124,8 @@ def piece_label(piece: Hypothesis, owners: np.ndarray, totals: np.ndarray, label
     held = (owners[:, y0:y1, x0:x1] & own).reshape(len(owners), -1).sum(axis=1)
     coverage = held / np.maximum(totals, 1)
     order = np.argsort(-coverage)
-    first, second = int(order[0]), int(order[1]) if len(order) > 1 else None
+    first = int(order[0])
+    second = int(order[1]) if len(order) > 1 else None
     foreign = 1.0 - held[first] / size
     if coverage[first] >= WHOLE and foreign <= FOREIGN:
         return int(labels[first])
@@ -159,7 +160,6 @@ def reader_pieces(digits: Sequence[PenDigit], numbers: int, seed: int) -> tuple[
         totals = owners.reshape(len(owners), -1).sum(axis=1)
         labels = [d.label for d in chosen]
         for page in pages(*drawn):
-            assert page.ink.shape == owners.shape[1:]
             for piece in hypotheses(page):
                 label = piece_label(piece, owners, totals, labels)
                 if label == NOT_A_DIGIT:
