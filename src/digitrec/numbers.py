@@ -18,11 +18,12 @@ from dataclasses import dataclass
 import numpy as np
 
 from digitrec.calibration import not_a_digit_probability
+from digitrec.decode import BUDGET, Budget, stroke_scale
 from digitrec.errors import InputError
 from digitrec.geometry import Box, union
 from digitrec.inference import Predictor, Reading
 from digitrec.preprocess import preprocess_ink
-from digitrec.segment import Atom, Page
+from digitrec.segment import Atom, Page, components, from_strokes
 
 MAX_RUN = 4  # atoms one digit may be made of (a 4 of two strokes cut at a valley: four slices)
 # Model inputs per reading (each about 1 ms of CPU with its preprocessing), so that reading the
@@ -74,6 +75,24 @@ class NumberReading:
     @property
     def text(self) -> str:
         return "".join(str(d.reading.digit) for d in self.digits)
+
+
+def page_of(
+    ink: np.ndarray,
+    strokes: Sequence[Sequence[Sequence[float]]] | None = None,
+    size: tuple[float, float] = (0.0, 0.0),
+    line_width: float | None = None,
+    budget: Budget = BUDGET,
+) -> tuple[Page, float]:
+    """The atoms of a number by the road it came: its strokes when it came as strokes (on a
+    canvas of `size`, drawn into `ink` at `decode.stroke_scale`), else the picture's pixels.
+    Also the scale from the canvas to `ink`, to send boxes back in the client's pixels."""
+    if strokes is None:
+        return components(ink), 1.0
+    width, height = size
+    scale = stroke_scale(width, height, budget)
+    pen = (line_width or max(width, height) / 16) * scale
+    return from_strokes(ink, [np.asarray(s, dtype=np.float64) * scale for s in strokes], pen), scale
 
 
 def hypotheses(page: Page) -> list[Hypothesis]:

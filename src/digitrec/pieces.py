@@ -17,11 +17,11 @@ from collections.abc import Sequence
 import numpy as np
 
 from digitrec.data import PenDigit
-from digitrec.decode import render_strokes, stroke_scale
+from digitrec.decode import render_strokes
 from digitrec.drawings import NOT_A_DIGIT
-from digitrec.numbers import Hypothesis, hypotheses
+from digitrec.numbers import Hypothesis, hypotheses, page_of
 from digitrec.preprocess import ink_image, preprocess_ink
-from digitrec.segment import Page, components, from_strokes
+from digitrec.segment import Page
 
 StrokeList = list[list[list[float]]]
 
@@ -105,11 +105,8 @@ def pages(strokes: StrokeList, width: int, height: int, pen: float) -> list[Page
     """The reader's two roads to a number, as `/api/read` takes them: its strokes, and a
     picture of it (dark on light, as a photo or a saved canvas is)."""
     picture = render_strokes(strokes, width, height, pen)
-    scale = stroke_scale(width, height)
-    by_strokes = from_strokes(
-        np.asarray(ink_image(picture)), [np.asarray(s, dtype=np.float64) * scale for s in strokes], pen * scale
-    )
-    by_pixels = components(np.asarray(ink_image(255 - picture)))
+    by_strokes, _ = page_of(np.asarray(ink_image(picture)), strokes, (width, height), pen)
+    by_pixels, _ = page_of(np.asarray(ink_image(255 - picture)))
     return [by_strokes, by_pixels]
 
 

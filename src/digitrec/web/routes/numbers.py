@@ -8,10 +8,8 @@ import numpy as np
 from fastapi import APIRouter, Request
 from fastapi.responses import Response
 
-from digitrec.decode import stroke_scale
-from digitrec.numbers import Digit, read_page
+from digitrec.numbers import Digit, page_of, read_page
 from digitrec.preprocess import ink_image
-from digitrec.segment import components, from_strokes
 from digitrec.web import schemas
 from digitrec.web.routes.common import (
     ERRORS,
@@ -43,16 +41,15 @@ async def read_number(request: Request, settings: SettingsDep, registry: Registr
     picture = next(pictures(submission, settings))
     ink = np.asarray(ink_image(picture))
     drawing = submission.drawings[0]
-    scale = 1.0
     if isinstance(drawing, schemas.Drawing) and drawing.strokes is not None:
+        assert drawing.width is not None and drawing.height is not None
         # The picture was drawn scaled down on big canvases: strokes and pen go to its pixels,
         # boxes come back to the client's.
-        assert drawing.width is not None and drawing.height is not None
-        scale = stroke_scale(drawing.width, drawing.height, decoding_budget(settings))
-        pen = (drawing.line_width or max(drawing.width, drawing.height) / 16) * scale
-        page = from_strokes(ink, [np.asarray(s, dtype=np.float64) * scale for s in drawing.strokes], pen)
+        page, scale = page_of(
+            ink, drawing.strokes, (drawing.width, drawing.height), drawing.line_width, decoding_budget(settings)
+        )
     else:
-        page = components(ink)
+        page, scale = page_of(ink)
     number = read_page(page, predictor)
 
     def client_box(found: Digit) -> list[int]:
