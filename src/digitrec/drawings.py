@@ -44,7 +44,7 @@ def render_all(drawings: Sequence[Drawing]) -> np.ndarray:
     return images
 
 
-def _bounds(strokes: Strokes) -> tuple[np.ndarray, np.ndarray]:
+def bounds(strokes: Strokes) -> tuple[np.ndarray, np.ndarray]:
     points = np.concatenate(strokes)
     return points.min(axis=0), points.max(axis=0)
 
@@ -67,7 +67,7 @@ def place_on_canvas(strokes: Strokes, rng: np.random.Generator, min_height: floa
     is 9%).
     """
     side = int(rng.integers(280, 421))
-    low, high = _bounds(strokes)
+    low, high = bounds(strokes)
     extent = np.maximum(high - low, 1e-3)
     height_px = rng.uniform(min_height, 0.85) * side
     scale = height_px / max(extent[1], extent[0] * 0.6)

@@ -18,7 +18,7 @@ import numpy as np
 
 from digitrec.data import PenDigit
 from digitrec.decode import render_strokes
-from digitrec.drawings import NOT_A_DIGIT
+from digitrec.drawings import NOT_A_DIGIT, bounds
 from digitrec.numbers import Hypothesis, hypotheses, page_of
 from digitrec.preprocess import ink_image, preprocess_ink
 from digitrec.segment import Page
@@ -34,11 +34,6 @@ MERGED = 0.3
 # stroke (far narrower than tall) is left unlabelled: alone it is a 1, and the 4's stem is one.
 FRAGMENT = 0.4
 BARE_STROKE = 0.35  # width / height
-
-
-def _extent(strokes: list[np.ndarray]) -> tuple[np.ndarray, np.ndarray]:
-    points = np.concatenate(strokes)
-    return points.min(axis=0), points.max(axis=0)
 
 
 def _dense(strokes: list[np.ndarray], step: float) -> np.ndarray:
@@ -77,7 +72,7 @@ def compose_number(
     right_edge = 0.0
     for index, digit in enumerate(digits):
         strokes = [np.asarray(s, dtype=np.float64) for s in digit]
-        low, high = _extent(strokes)
+        low, high = bounds(strokes)
         size = height * rng.uniform(0.85, 1.1)
         scale = size / max(high[1] - low[1], 1e-6)
         lift = rng.uniform(0, 0.2) * height  # a wandering baseline
@@ -95,7 +90,7 @@ def compose_number(
         right_edge = max(right_edge, max(float(s[:, 0].max()) for s in strokes))
     margin = pen + 10
     everything = [s for strokes in placed for s in strokes]
-    low, high = _extent(everything)
+    low, high = bounds(everything)
     moved = [(s - low + margin).round(1).tolist() for s in everything]
     width, tall = int(high[0] - low[0] + 2 * margin), int(high[1] - low[1] + 2 * margin)
     return moved, width, tall, round(pen, 1)
