@@ -152,6 +152,13 @@ def test_held_out_writers_are_fixed_and_real(pendigits: list[data.PenDigit]) -> 
     assert len(held) > 1500 and {d.label for d in held} == set(range(10))
 
 
+def test_training_and_held_out_writers_part_the_file(pendigits: list[data.PenDigit], pendigits_dir: Path) -> None:
+    training, held = data.training_writers(pendigits_dir), data.held_out_writers(pendigits_dir)
+    assert {d.writer for d in held} == set(data.HELD_OUT_WRITERS)
+    assert not {d.writer for d in training} & set(data.HELD_OUT_WRITERS)
+    assert len(training) + len(held) == len(pendigits) and training and held
+
+
 def test_pendigits_reader_refuses_other_files(tmp_path: Path) -> None:
     (tmp_path / data.PENDIGITS_FILE).write_text(".INCLUDE x\n.PEN_DOWN\n 1 2 3\n")
     with pytest.raises(DataError, match="expected a point"):

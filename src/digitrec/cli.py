@@ -653,13 +653,13 @@ def cmd_data_verify(args: argparse.Namespace) -> int:
 
 
 def cmd_data_pieces(args: argparse.Namespace) -> int:
-    from digitrec.data import HELD_OUT_WRITERS, load_pendigits
+    from digitrec.data import training_writers
     from digitrec.drawings import NOT_A_DIGIT
     from digitrec.pieces import reader_pieces
 
     out = Path(args.out)
     check_folder_to_write(out, "--out")
-    writers = [d for d in load_pendigits(args.pendigits_dir) if d.writer not in HELD_OUT_WRITERS]
+    writers = training_writers(args.pendigits_dir)
     images, labels = reader_pieces(writers, args.numbers, seed=args.seed)
     write_dataset(images, labels, out, "idx")
     rejected = int((labels == NOT_A_DIGIT).sum())

@@ -307,3 +307,13 @@ def load_pendigits(directory: str | os.PathLike[str] | None = None, verify: bool
     if verify and sha256_of(path) != PENDIGITS_SHA256:
         raise DataError(f"{path} is not the expected pendigits file (SHA-256 differs)")
     return read_pendigits(path)
+
+
+def training_writers(directory: str | os.PathLike[str] | None = None) -> list[PenDigit]:
+    """The digits of every writer not in HELD_OUT_WRITERS: what shipped models may train on."""
+    return [d for d in load_pendigits(directory) if d.writer not in HELD_OUT_WRITERS]
+
+
+def held_out_writers(directory: str | os.PathLike[str] | None = None) -> list[PenDigit]:
+    """The digits of HELD_OUT_WRITERS: the validation set that no shipped model trains on."""
+    return [d for d in load_pendigits(directory) if d.writer in HELD_OUT_WRITERS]

@@ -14,7 +14,7 @@ import numpy as np
 
 from digitrec import calibration
 from digitrec.checkpoint import read_metadata, write_metadata
-from digitrec.data import HELD_OUT_WRITERS, load_pendigits, load_split, resolve_data_dir
+from digitrec.data import HELD_OUT_WRITERS, held_out_writers, load_split, resolve_data_dir
 from digitrec.drawings import NOT_A_DIGIT, non_digit_drawings, pen_digit_drawings, to_input
 from digitrec.errors import DigitrecError
 from digitrec.inference import Predictor
@@ -150,7 +150,7 @@ def evaluate_inputs(
 
 def writers_inputs(pendigits_dir: str | Path | None, seed: int, copies: int = 1) -> tuple[np.ndarray, np.ndarray]:
     """The held-out writers' digits, drawn on a page-sized canvas and sent through the API's road."""
-    digits = [d for d in load_pendigits(pendigits_dir) if d.writer in HELD_OUT_WRITERS]
+    digits = held_out_writers(pendigits_dir)
     drawings, labels = pen_digit_drawings(digits, copies, seed)
     return np.stack([to_input(d) for d in drawings])[:, None], labels
 

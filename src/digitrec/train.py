@@ -30,9 +30,9 @@ from digitrec.data import (
     HELD_OUT_WRITERS,
     PENDIGITS_ATTRIBUTION,
     checksums,
-    load_pendigits,
     load_split,
     resolve_data_dir,
+    training_writers,
 )
 from digitrec.drawings import NOT_A_DIGIT, non_digit_drawings, pen_digit_drawings, render_all
 from digitrec.errors import DigitrecError
@@ -174,7 +174,7 @@ def split_validation(
 def handwriting(config: TrainConfig, recipe: Recipe) -> tuple[np.ndarray, np.ndarray, dict[str, Any]]:
     """People's strokes (all writers but the held-out ones) and non-digits, as 28x28 uint8 images,
     rendered through the API's strokes road."""
-    digits = [d for d in load_pendigits(config.pendigits_dir) if d.writer not in HELD_OUT_WRITERS]
+    digits = training_writers(config.pendigits_dir)
     non_digit_count = recipe.non_digits
     if config.limit:  # smoke tests: a handful of each
         digits, non_digit_count = digits[: config.limit // 10], min(non_digit_count, config.limit // 20)
