@@ -112,19 +112,41 @@ def test_a_killed_replica_loses_no_answer_and_no_correction(
     lock = threading.Lock()
     stop = threading.Event()
 
+    cut_off: list[str] = []
+    lost: list[dict] = []
+
+    def post(http: httpx.Client, kind: str, payload: dict) -> httpx.Response | None:
+        """One request as a careful client sends it. A replica killed after it wrote an answer's
+        head but before its body leaves nginx nothing to retry (the head is already with us), so
+        the answer arrives cut off: a transport error, never a wrong answer. A prediction is
+        idempotent and is sent again; a correction's fate is then unknown, so it is not counted as
+        acknowledged (it may or may not be stored: nothing acknowledged may be lost)."""
+        for _ in range(2):
+            try:
+                return http.post(f"/api/{kind}", json=payload)
+            except httpx.TransportError as error:
+                with lock:
+                    cut_off.append(f"{kind}: {error!r}")
+                if kind == "feedback":
+                    return None
+        with lock:
+            lost.append(payload)
+        return None
+
     def client(worker: int) -> None:
         with httpx.Client(base_url=url, timeout=20) as http:
             sent = 0
             while not stop.is_set():
                 digit = (worker + sent) % 10
-                if sent % 3 == 2:
-                    kind, reply = "feedback", http.post("/api/feedback", json={**drawing(digit), "label": digit})
-                else:
-                    kind, reply = "predict", http.post("/api/predict", json=drawing(digit))
+                kind = "feedback" if sent % 3 == 2 else "predict"
+                payload = {**drawing(digit), "label": digit} if kind == "feedback" else drawing(digit)
+                sent += 1
+                reply = post(http, kind, payload)
+                if reply is None:
+                    continue
                 body = reply.json() if reply.headers.get("content-type", "").startswith("application/json") else {}
                 with lock:
                     answers.append((kind, reply.status_code, body))
-                sent += 1
 
     with ThreadPoolExecutor(6) as pool:
         running = [pool.submit(client, worker) for worker in range(6)]
@@ -138,6 +160,9 @@ def test_a_killed_replica_loses_no_answer_and_no_correction(
             future.result()
 
     statuses = sorted({status for _, status, _ in answers})
+    # Only answers in flight on the killed replica can be cut off (a client has one in flight),
+    # and a prediction sent again is answered by the replica left.
+    assert len(cut_off) <= 6 and not lost, f"cut off: {cut_off}; predictions lost: {lost}"
     assert len(answers) >= before + 60, f"the burst stalled after the kill: {len(answers) - before} answers"
     assert statuses in ([200, 201], [200], [201]), f"answers other than 200/201: {statuses}"
     assert all(body.get("digit") is not None for kind, _, body in answers if kind == "predict")
