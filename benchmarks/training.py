@@ -49,8 +49,8 @@ def _run(command: list[str]) -> float:
 def full() -> None:
     """The whole shipped cnn recipe as a user runs it, every step of the shipped `model.json`'s
     `steps` but the recording evaluations: training from scratch (data rendering, the epochs,
-    ONNX export and calibration included), the reader's pieces, the fine-tune on them, the int8
-    export and the calibration; then the result's accuracy. With $DIGITREC_BENCH_KEEP=DIR the
+    ONNX export and calibration included), the reader's pieces, the fine-tune on them and its
+    calibration; then the result's accuracy. With $DIGITREC_BENCH_KEEP=DIR the
     run is kept there (a new folder) instead of discarded."""
     import os
 
@@ -76,15 +76,6 @@ def full() -> None:
                 "--out",
                 str(shipped),
             ],
-            "export": [
-                "export",
-                "--model",
-                str(shipped),
-                "--quantize",
-                "--out",
-                str(shipped / "model.int8.onnx"),
-                "--serve",
-            ],
             "calibrate": ["calibrate", "--model", str(shipped)],
         }
         seconds = {name: _run(command) for name, command in steps.items()}
@@ -96,7 +87,7 @@ def full() -> None:
     lines = [
         "| "
         + " | ".join(f"{name} s" for name in seconds)
-        + " | whole recipe s | MNIST test (served graph) | held-out writers | load average at start |",
+        + " | whole recipe s | MNIST test | held-out writers | load average at start |",
         "| " + " | ".join("---" for _ in range(len(seconds) + 4)) + " |",
         "| "
         + " | ".join(f"{s:.0f}" for s in seconds.values())

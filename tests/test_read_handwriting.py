@@ -85,7 +85,7 @@ def test_reads_held_out_writers_numbers(client: TestClient, held_out: list[PenDi
     assert overall["strokes"] >= 0.95, overall
     assert overall["pixels"] >= 0.95, overall
     assert overall["strokes, touching pair"] >= 0.9, overall
-    assert overall["pixels, touching pair"] >= 0.675, overall  # 29 of 40; one of slack for other int8 kernels
+    assert overall["pixels, touching pair"] >= 0.7, overall  # 29 of 40; one of slack for other float kernels
 
 
 def test_a_cut_follows_the_ink_between_touching_digits_whose_columns_overlap() -> None:

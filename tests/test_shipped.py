@@ -14,7 +14,6 @@ from digitrec.inference import Predictor
 from digitrec.preprocess import mnist_to_input
 
 pytestmark = pytest.mark.slow  # each test reads a whole data set through a model
-INT8_SLACK = 3  # test images
 
 
 def test_the_three_models_ship() -> None:
@@ -26,18 +25,14 @@ def test_recorded_accuracy_is_measured_accuracy(name: str, mnist_test: tuple[np.
     metadata = read_metadata(resolve_model(name))
     report = evaluate(Predictor(name, threads=2), *mnist_test)
     assert report.n == 10000
-    # A float graph gives the same answers on every CPU: exact. An int8 graph runs other kernels
-    # (other rounding) on CPUs with AVX-512 VNNI than on AVX2 ones, which moves a few borderline
-    # test images: up to INT8_SLACK of them, whichever CPU recorded the number (metrics.measured_on).
-    int8 = metadata.get("serving_graph", "model.onnx") != "model.onnx"
-    slack = INT8_SLACK / report.n if int8 else 1e-9
-    assert report.accuracy == pytest.approx(metadata["metrics"]["test_accuracy"], abs=slack)
+    # A float graph gives the same answers on every CPU (each shipped model serves one): exact.
+    assert report.accuracy == pytest.approx(metadata["metrics"]["test_accuracy"], abs=1e-9)
     assert metadata["command"].startswith("digitrec train --model " + name)
     assert f"--seed {metadata['seed']}" in metadata["command"]
 
 
 def test_cnn_is_state_of_the_art(mnist_test: tuple[np.ndarray, np.ndarray]) -> None:
-    assert evaluate(Predictor("cnn", threads=2), *mnist_test).accuracy >= 0.996  # target 99.70%: 99.69% today
+    assert evaluate(Predictor("cnn", threads=2), *mnist_test).accuracy >= 0.997  # the issue's target
 
 
 def test_seed_ann_matches_the_seed(mnist_test: tuple[np.ndarray, np.ndarray]) -> None:
@@ -52,28 +47,32 @@ def test_preprocessing_road_keeps_cnn_accuracy(mnist_test: tuple[np.ndarray, np.
     assert through.accuracy >= direct.accuracy - 0.002
 
 
-def test_the_served_int8_graph_reads_like_the_float_graph(
+def test_every_shipped_model_serves_its_float_graph() -> None:
+    """Answers the same on every CPU: the cnn's int8 graph read one test image fewer (99.69%)
+    and 3 of the 5,000 MNIST validation images unlike the float graph, and other ones on other
+    CPUs, for 0.12 ms a drawing saved on AVX-512 VNNI CPUs only (README, "Models")."""
+    for name in shipped_models():
+        assert read_metadata(resolve_model(name)).get("serving_graph", "model.onnx") == "model.onnx", name
+
+
+def test_quantize_makes_an_int8_graph_that_reads_like_the_float_one(
     tmp_path: Path, mnist_test: tuple[np.ndarray, np.ndarray]
 ) -> None:
-    """The cnn serves the int8 graph `digitrec export --quantize --serve` made (2.4x faster at
-    batch 1); it must keep the float graph's answers on nearly every test image, and the export
-    must make such a graph again."""
+    """`digitrec export --quantize` (for a user's own model on a CPU with VNNI) keeps the float
+    graph's answers on nearly every test image."""
     import onnxruntime as ort
 
     from digitrec.export import quantize
 
     folder = resolve_model("cnn")
-    served_name = read_metadata(folder)["serving_graph"]
     inputs = mnist_to_input(mnist_test[0])
 
     def answers(path: Path) -> np.ndarray:
         session = ort.InferenceSession(str(path), providers=["CPUExecutionProvider"])
         return np.asarray(session.run(None, {"input": inputs})[0])[:, :10].argmax(1)
 
-    expected = answers(folder / "model.onnx")
-    assert (answers(folder / served_name) == expected).mean() >= 0.999  # 3 of 10,000 differ (7-bit weights, on a Zen 1)
     remade = quantize(folder / "model.onnx", tmp_path / "int8.onnx", inputs[:512])
-    assert (answers(remade) == expected).mean() >= 0.997
+    assert (answers(remade) == answers(folder / "model.onnx")).mean() >= 0.997  # 5 of 10,000 differ here
 
 
 @pytest.mark.parametrize("name", ["cnn", "mlp", "seed-ann"])
@@ -134,7 +133,7 @@ def test_the_built_package_carries_only_what_serving_loads(tmp_path: Path) -> No
     (wheel,) = (tmp_path / "dist").glob("digitrec-*.whl")
     weights = {name for name in zipfile.ZipFile(wheel).namelist() if "/weights/" in name}
     # model.json, the float graph (what `--model` finds and parity checks) and the graph served
-    # when it is another (the cnn's int8 one); no PyTorch weights.
+    # when it is another (none ships one now); no PyTorch weights.
     expected = set()
     for name in shipped_models():
         served = read_metadata(resolve_model(name)).get("serving_graph", "model.onnx")
