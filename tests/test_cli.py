@@ -194,6 +194,21 @@ def test_fast_recipe_reaches_99_percent(tmp_path: Path, data_dir: Path) -> None:
 
 
 @pytest.mark.slow
+def test_train_makes_a_pair_reader_checkpoint(tmp_path: Path) -> None:
+    """`digitrec train --model pair-cnn` (a few hundred pairs here; the shipped one 40,000)
+    writes a checkpoint of 28x56 inputs whose graph answers as PyTorch does."""
+    out = tmp_path / "pairs"
+    result = digitrec("train", "--model", "pair-cnn", "--limit", "300", "--out", str(out))
+    assert result.returncode == 0, result.stderr
+    assert "of the held-out writers' pairs read right" in result.stdout
+    metadata = json.loads((out / "model.json").read_text())
+    assert metadata["input_shape"] == [28, 56] and metadata["data"]["training_images"] == 300
+    assert metadata["parity_max_difference"] < 1e-4 and len(metadata["history"]) == 8
+    again = digitrec("train", "--model", "pair-cnn", "--limit", "300", "--out", str(out))
+    assert again.returncode == 1 and "--force" in again.stderr  # never overwrites a model unasked
+
+
+@pytest.mark.slow
 def test_serving_never_imports_torch(tmp_path: Path) -> None:
     """Serving needs numpy, Pillow and onnxruntime only: with torch made unimportable, the CLI
     predicts and the app answers."""

@@ -11,8 +11,8 @@ from digitrec.train import RECIPES
 @pytest.mark.parametrize("name", list(ARCHITECTURES))
 def test_output_shape_and_finite(name: str) -> None:
     model = build_model(name).eval()
-    out = model(torch.rand(7, 1, 28, 28))
-    assert out.shape == (7, 10)
+    out = model(torch.rand(7, 1, *ARCHITECTURES[name].input_shape))
+    assert out.shape == (7, getattr(ARCHITECTURES[name].config(), "classes", 10))
     assert torch.isfinite(out).all()
 
 
@@ -20,7 +20,9 @@ def test_output_shape_and_finite(name: str) -> None:
 def test_every_parameter_gets_a_gradient(name: str) -> None:
     torch.manual_seed(0)
     model = build_model(name).train()
-    loss = torch.nn.functional.cross_entropy(model(torch.rand(8, 1, 28, 28)), torch.arange(8) % 10)
+    loss = torch.nn.functional.cross_entropy(
+        model(torch.rand(8, 1, *ARCHITECTURES[name].input_shape)), torch.arange(8) % 10
+    )
     loss.backward()
     for parameter_name, parameter in model.named_parameters():
         assert parameter.grad is not None and parameter.grad.abs().sum() > 0, parameter_name

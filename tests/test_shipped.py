@@ -8,7 +8,7 @@ from pathlib import Path
 import numpy as np
 import pytest
 
-from digitrec.checkpoint import read_metadata, resolve_model, shipped_models
+from digitrec.checkpoint import PAIRS_FOLDER, read_metadata, resolve_model, shipped_models
 from digitrec.evaluate import evaluate, evaluate_dataset
 from digitrec.inference import Predictor
 from digitrec.preprocess import mnist_to_input
@@ -75,6 +75,23 @@ def test_quantize_makes_an_int8_graph_that_reads_like_the_float_one(
     assert (answers(remade) == answers(folder / "model.onnx")).mean() >= 0.997  # 5 of 10,000 differ here
 
 
+def test_the_cnn_reads_held_out_writers_touching_pairs_as_recorded(pendigits_dir: Path) -> None:
+    """The pair reader (`digitrec train --model pair-cnn`) on touching pairs of the held-out
+    writers (never trained on), drawn as its training recorded them."""
+    from digitrec.data import held_out_writers
+    from digitrec.pairs import pair_images
+
+    metadata = read_metadata(resolve_model("cnn") / PAIRS_FOLDER)
+    count = metadata["data"]["validation_images"]
+    images, labels = pair_images(held_out_writers(pendigits_dir), count, metadata["seed"] + 1)
+    probabilities = Predictor("cnn", threads=2).pair_probabilities(images / 255.0)
+    assert probabilities is not None
+    accuracy = float((probabilities.argmax(axis=1) == labels).mean())
+    # Recorded from PyTorch; ONNX Runtime's sums may tip a borderline picture or two.
+    assert accuracy == pytest.approx(metadata["metrics"]["held_out_pairs_accuracy"], abs=2 / count)
+    assert metadata["command"].startswith("digitrec train --model pair-cnn")
+
+
 @pytest.mark.parametrize("name", ["cnn", "mlp", "seed-ann"])
 def test_probabilities_are_calibrated_on_the_mnist_test_set(
     name: str, mnist_test: tuple[np.ndarray, np.ndarray]
@@ -138,4 +155,6 @@ def test_the_built_package_carries_only_what_serving_loads(tmp_path: Path) -> No
     for name in shipped_models():
         served = read_metadata(resolve_model(name)).get("serving_graph", "model.onnx")
         expected |= {f"digitrec/weights/{name}/{f}" for f in ("model.json", "model.onnx", served)}
+        if (resolve_model(name) / PAIRS_FOLDER).is_dir():  # the cnn's pair reader, a checkpoint inside it
+            expected |= {f"digitrec/weights/{name}/{PAIRS_FOLDER}/{f}" for f in ("model.json", "model.onnx")}
     assert weights == expected

@@ -22,6 +22,7 @@ METADATA_FILE = "model.json"
 SHIPPED_DIR = Path(__file__).parent / "weights"
 PARITY_TOLERANCE = 1e-4  # largest difference of probabilities between PyTorch and ONNX Runtime
 DEFAULT_MODEL = "cnn"
+PAIRS_FOLDER = "pairs"  # a model's reader of touching pairs, a checkpoint inside its folder (pairs.py)
 
 
 def shipped_models() -> list[str]:
@@ -79,11 +80,12 @@ def write_graph(model: nn.Module, path: Path, metadata: dict[str, Any]) -> float
     (and removes the graph) beyond PARITY_TOLERANCE."""
     import torch
 
-    from digitrec.export import export_onnx, parity
+    from digitrec.export import export_onnx, input_shape, parity
 
     export_onnx(model.eval(), path, metadata=metadata)
     # Digit-like inputs for the check: sparse ink on a dark background, fixed seed.
-    probe = (torch.rand(64, 1, 28, 28, generator=torch.Generator().manual_seed(0)) > 0.8).float().numpy()
+    shape = (64, 1, *input_shape(metadata))
+    probe = (torch.rand(*shape, generator=torch.Generator().manual_seed(0)) > 0.8).float().numpy()
     difference = parity(model, path, probe)
     if difference > PARITY_TOLERANCE:
         path.unlink(missing_ok=True)

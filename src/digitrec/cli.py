@@ -122,7 +122,11 @@ def add_train(commands: Any, shared: dict[str, argparse.ArgumentParser]) -> None
     train = commands.add_parser(
         "train", help="train a model on MNIST", parents=[shared["data"], shared["seed"], shared["force"]]
     )
-    train.add_argument("--model", default="cnn", help="architecture and its recipe: seed-ann, mlp or cnn")
+    train.add_argument(
+        "--model",
+        default="cnn",
+        help="architecture and its recipe: seed-ann, mlp, cnn, or pair-cnn (the number reader's pair reader)",
+    )
     train.add_argument(
         "--out",
         help="checkpoint folder (default: runs/MODEL, runs/MODEL-fast with --fast, a new temporary "
@@ -409,6 +413,8 @@ def cmd_train(args: argparse.Namespace) -> int:
 
     if args.model not in ARCHITECTURES:
         fail(f"unknown model {args.model!r}: choose one of {', '.join(ARCHITECTURES)}")
+    if args.model == "pair-cnn":
+        return train_pair_reader(args)
     data_dir = check_mnist(args.data_dir, "train", "test")
     count_images(args.extra_data, "--extra-data")
     if args.out:
@@ -449,6 +455,27 @@ def cmd_train(args: argparse.Namespace) -> int:
         f"{'' if validation is None else f' (validation {validation:.4f})'}, "
         f"{metadata['training_seconds']} s of training"
     )
+    return 0
+
+
+def train_pair_reader(args: argparse.Namespace) -> int:
+    """`digitrec train --model pair-cnn`: the number reader's reader of touching pairs, from the
+    pendigits training writers alone (no MNIST); ships inside the cnn's folder as `pairs/`."""
+    import time
+
+    from digitrec.train import PAIR_IMAGES, fit_pair_reader
+
+    out = Path(args.out or "runs/pairs")
+    check_checkpoint_out(out, force=args.force, resume=False)
+    if args.threads:
+        import torch
+
+        torch.set_num_threads(args.threads)
+    started = time.perf_counter()
+    folder = fit_pair_reader(out, args.seed, training_command(), images=args.limit or PAIR_IMAGES)
+    accuracy = json.loads((folder / METADATA_FILE).read_text())["metrics"]["held_out_pairs_accuracy"]
+    seconds = time.perf_counter() - started
+    print(f"wrote {folder}: {accuracy:.4f} of the held-out writers' pairs read right, {seconds:.0f} s")
     return 0
 
 

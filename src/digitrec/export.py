@@ -26,12 +26,19 @@ class WithProbabilities(nn.Module):
         return out if self.already_probabilities else torch.softmax(out, dim=1)
 
 
+def input_shape(metadata: dict[str, Any] | None) -> tuple[int, int]:
+    """A model's input height and width: 28x28 unless its model.json says otherwise."""
+    height, width = (metadata or {}).get("input_shape", (28, 28))
+    return int(height), int(width)
+
+
 def export_onnx(model: nn.Module, path: Path, metadata: dict[str, Any] | None = None) -> Path:
-    """Write `model` as ONNX taking "input" (N, 1, 28, 28) float32 and giving "probabilities" (N, 10)."""
+    """Write `model` as ONNX taking "input" (N, 1, 28, 28) float32 (or metadata's `input_shape`:
+    the pair reader's 28x56) and giving "probabilities" (N, classes)."""
     import onnx
 
     wrapped = WithProbabilities(model).eval()
-    example = torch.zeros(2, 1, 28, 28)
+    example = torch.zeros(2, 1, *input_shape(metadata))
     # The TorchScript exporter: one second instead of the dynamo exporter's six, no onnxscript
     # dependency, and still supported by the pinned torch 2.13 (its deprecation notice is muted).
     with warnings.catch_warnings():
@@ -61,7 +68,8 @@ def parity(model: nn.Module, onnx_path: Path, images: np.ndarray) -> float:
     import onnxruntime as ort
 
     wrapped = WithProbabilities(model).eval()
-    batch = images.astype(np.float32).reshape(-1, 1, 28, 28)
+    side = images.shape[-2:] if images.ndim >= 3 else (28, 28)  # flat rows are 28x28 digits
+    batch = images.astype(np.float32).reshape(-1, 1, *side)
     with torch.no_grad():
         expected = wrapped(torch.from_numpy(batch)).numpy()
     session = ort.InferenceSession(str(onnx_path), providers=["CPUExecutionProvider"])

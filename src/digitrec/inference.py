@@ -10,7 +10,7 @@ from typing import Any
 import numpy as np
 
 from digitrec.calibration import digit_probabilities, not_a_digit_probability
-from digitrec.checkpoint import DEFAULT_MODEL, ONNX_FILE, read_metadata, resolve_model
+from digitrec.checkpoint import DEFAULT_MODEL, ONNX_FILE, PAIRS_FOLDER, read_metadata, resolve_model
 from digitrec.errors import ModelError
 from digitrec.preprocess import preprocess
 
@@ -66,6 +66,13 @@ class Predictor:
         except Exception as exc:  # onnxruntime raises its own untyped errors for bad files
             raise ModelError(f"{onnx_path} is not a usable ONNX model ({exc})") from exc
         self.input_name = self.session.get_inputs()[0].name
+        # The number reader's reader of touching pairs (pairs.py), where the model carries one.
+        pairs = self.folder / PAIRS_FOLDER / ONNX_FILE
+        self.pair_session = (
+            ort.InferenceSession(pairs.read_bytes(), options, providers=["CPUExecutionProvider"])
+            if pairs.is_file()
+            else None
+        )
         # No calibration recorded (an older or uncalibrated checkpoint): plain softmax, never
         # "not sure", never "not a digit".
         calibration = self.metadata.get("calibration", {})
@@ -88,6 +95,15 @@ class Predictor:
         """What the graph answers: (N, 10) digit probabilities, or (N, 11) with "not a digit" last."""
         batch = np.ascontiguousarray(inputs, dtype=np.float32).reshape(-1, 1, 28, 28)
         result: np.ndarray = self.session.run(None, {self.input_name: batch})[0]
+        return result
+
+    def pair_probabilities(self, inputs: np.ndarray) -> np.ndarray | None:
+        """(N, 28, 56) pair inputs -> (N, 101) probabilities of "00"-"99" and "not a pair"; None
+        for a model without a pair reader."""
+        if self.pair_session is None:
+            return None
+        batch = np.ascontiguousarray(inputs, dtype=np.float32).reshape(len(inputs), 1, *inputs.shape[-2:])
+        result: np.ndarray = self.pair_session.run(None, {"input": batch})[0]
         return result
 
     def predict_inputs(self, inputs: np.ndarray) -> np.ndarray:

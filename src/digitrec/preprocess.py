@@ -281,7 +281,7 @@ def stroke_width(ink: np.ndarray) -> float:
     return 2.0 * area / max(boundary, 1)
 
 
-def _resize(ink: np.ndarray, width: int, height: int) -> np.ndarray:
+def resize(ink: np.ndarray, width: int, height: int) -> np.ndarray:
     # Pillow widens its filter when it shrinks, so BILINEAR here is a proper anti-aliased
     # (triangle) downscale, without the ringing LANCZOS would add around strokes.
     return np.asarray(
@@ -304,7 +304,7 @@ def normalize_stroke(ink: np.ndarray) -> np.ndarray:
     work = ink
     if side > WORK_SIDE:
         factor = WORK_SIDE / side
-        work = _resize(ink, max(1, round(ink.shape[1] * factor)), max(1, round(ink.shape[0] * factor)))
+        work = resize(ink, max(1, round(ink.shape[1] * factor)), max(1, round(ink.shape[0] * factor)))
         work = np.clip(work / max(float(work.max()), 1e-6), 0, 1)
     work_scale = BOX / max(work.shape)
     grow = (STROKE_TARGET - width) / work_scale  # in work pixels; negative: thinner
@@ -328,7 +328,7 @@ def fit_box(ink: np.ndarray) -> np.ndarray:
     """Scale so the longer side is 20 px, keeping the aspect ratio."""
     height, width = ink.shape
     scale = BOX / max(height, width)
-    resized = _resize(ink, max(1, round(width * scale)), max(1, round(height * scale)))
+    resized = resize(ink, max(1, round(width * scale)), max(1, round(height * scale)))
     peak = float(resized.max())
     return np.clip(resized / peak, 0.0, 1.0) if peak > 0 else resized
 

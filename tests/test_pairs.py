@@ -1,0 +1,57 @@
+"""The pair reader's input and data (pairs.py), and how the number reader takes its readings."""
+
+from __future__ import annotations
+
+import numpy as np
+
+from digitrec.data import PenDigit
+from digitrec.inference import Reading
+from digitrec.numbers import Hypothesis, PairHypothesis, choose, pair_marks
+from digitrec.pairs import NOT_A_PAIR, PAIR_HEIGHT, PAIR_WIDTH, pair_digits, pair_images, pair_input
+from digitrec.segment import Atom, Page
+
+
+def test_a_wide_mark_is_fitted_into_the_pair_picture_with_its_aspect_kept() -> None:
+    ink = np.zeros((100, 300), dtype=np.uint8)
+    ink[20:80, 10:290] = 255  # a bar three times wider than tall
+    picture = pair_input(ink)
+    assert picture.shape == (PAIR_HEIGHT, PAIR_WIDTH) and picture.dtype == np.float32
+    assert picture.min() >= 0.0 and picture.max() == 1.0
+    rows, columns = np.flatnonzero(picture.any(axis=1)), np.flatnonzero(picture.any(axis=0))
+    assert columns.size >= 50 and rows.size <= 20  # fitted to the width, not stretched to the height
+
+
+def test_pair_pictures_are_touching_pairs_and_single_digits(pendigits: list[PenDigit]) -> None:
+    images, labels = pair_images(pendigits[:200], 60, seed=3)
+    assert images.shape == (60, PAIR_HEIGHT, PAIR_WIDTH) and images.dtype == np.uint8
+    assert (images.reshape(60, -1).max(axis=1) == 255).all()
+    singles = labels == NOT_A_PAIR
+    assert 0 < singles.sum() < 30 and ((labels >= 0) & (labels <= NOT_A_PAIR)).all()
+    again, same = pair_images(pendigits[:200], 60, seed=3)
+    assert (again == images).all() and (same == labels).all()  # the seed decides
+
+
+def test_a_pair_reading_gives_each_digit_its_own_probabilities() -> None:
+    probabilities = np.zeros(NOT_A_PAIR + 1, dtype=np.float32)
+    probabilities[98], probabilities[93], probabilities[NOT_A_PAIR] = 0.6, 0.2, 0.2
+    left, right = pair_digits(probabilities)
+    assert left.argmax() == 9 and right.argmax() == 8
+    assert np.isclose(left.sum(), 1) and np.isclose(right[8], 0.75) and np.isclose(right[3], 0.25)
+
+
+def test_the_reader_takes_a_confident_pair_over_a_merged_mark_it_cannot_read() -> None:
+    ink = np.zeros((40, 80), dtype=np.uint8)
+    ink[5:35, 5:75] = 255
+    labels = (ink > 0).astype(np.int32)
+    page = Page(ink, [Atom((5, 5, 75, 35), 0, label=1)], 30.0, labels=labels)
+    assert pair_marks(page) == [(0, 1)]
+    merged = Reading(np.full(10, 0.1, dtype=np.float32), True, True)  # "not a digit"
+    pair = np.zeros(NOT_A_PAIR + 1, dtype=np.float32)
+    pair[47] = 0.97
+    pair[NOT_A_PAIR] = 0.03
+    found = [Hypothesis(0, 1, (5, 5, 75, 35), ink[5:35, 5:75])]
+    reading = choose(page, found, [merged], np.array([0.99]), [PairHypothesis(0, 1, (5, 5, 75, 35), pair)], 0.5)
+    assert reading.text == "47" and not reading.left_out
+    assert reading.digits[0].box[2] <= reading.digits[1].box[0]  # left half, then right half
+    # Without the pair reader the mark is left out as no digit.
+    assert choose(page, found, [merged], np.array([0.99])).text == ""
