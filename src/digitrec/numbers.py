@@ -4,9 +4,10 @@
 of up to MAX_RUN consecutive atoms that could be one digit is a hypothesis; all of them go to the
 model in one batch; a dynamic programme over the atoms then picks the partition whose digits the
 model believes most, with penalties for shapes no digit has (far wider than tall, much shorter
-than the line) and the option of leaving a mark out as "not a digit". This is the classic
-numeral-string reader's "segmentation by recognition": over-segment, then let the classifier
-choose.
+than the line) and the option of leaving a mark out as "not a digit". On a picture, the widest
+marks are also read whole by the model's pair reader (`pairs.py`) as two touching digits, a
+candidate the programme weighs like any other. This is the classic numeral-string reader's
+"segmentation by recognition": over-segment, then let the classifiers choose.
 """
 
 from __future__ import annotations
