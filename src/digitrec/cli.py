@@ -461,8 +461,6 @@ def cmd_train(args: argparse.Namespace) -> int:
 def train_pair_reader(args: argparse.Namespace) -> int:
     """`digitrec train --model pair-cnn`: the number reader's reader of touching pairs, from the
     pendigits training writers alone (no MNIST); ships inside the cnn's folder as `pairs/`."""
-    import time
-
     from digitrec.train import PAIR_IMAGES, fit_pair_reader
 
     out = Path(args.out or "runs/pairs")
@@ -471,11 +469,10 @@ def train_pair_reader(args: argparse.Namespace) -> int:
         import torch
 
         torch.set_num_threads(args.threads)
-    started = time.perf_counter()
     folder = fit_pair_reader(out, args.seed, training_command(), images=args.limit or PAIR_IMAGES)
-    accuracy = json.loads((folder / METADATA_FILE).read_text())["metrics"]["held_out_pairs_accuracy"]
-    seconds = time.perf_counter() - started
-    print(f"wrote {folder}: {accuracy:.4f} of the held-out writers' pairs read right, {seconds:.0f} s")
+    metadata = json.loads((folder / METADATA_FILE).read_text())
+    accuracy = metadata["metrics"]["held_out_pairs_accuracy"]
+    print(f"wrote {folder}: {accuracy:.4f} of the held-out writers' pairs read right, {metadata['training_seconds']} s")
     return 0
 
 

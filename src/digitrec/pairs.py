@@ -8,7 +8,7 @@ holistic reader of touching pairs: one network that reads the whole mark as one 
 reading beside its cuts, and its dynamic programme chooses.
 
 The input is the mark's ink, cropped, its stroke width normalised as a digit's is
-(`preprocess.normalize_stroke`), scaled to fit PAIR_BOX with its aspect kept and centred in a
+(`preprocess.normalized_crop`, as a digit's), scaled to fit PAIR_BOX with its aspect kept and centred in a
 PAIR_HEIGHT x PAIR_WIDTH picture (a pair is about twice as wide as a digit). The pairs are the
 training writers' digits composed as touching pairs by `pieces.compose_number`, drawn as a
 picture and read back through `ink_image`, exactly as `/api/read` reads an upload.
@@ -23,26 +23,17 @@ import numpy as np
 
 from digitrec.data import PenDigit
 from digitrec.decode import render_strokes
-from digitrec.preprocess import crop_to_ink, ink_image, normalize_stroke, reduce_to_work, resize
+from digitrec.preprocess import fit_box, ink_image, normalized_crop
 
 PAIR_HEIGHT, PAIR_WIDTH = 28, 56
 PAIR_BOX = (24, 52)  # height, width the ink is fitted into
 NOT_A_PAIR = 100
-PAIR_CLASSES = 101
 SINGLES = 0.2  # share of the training pictures that are one digit alone (NOT_A_PAIR)
 
 
 def pair_input(ink: np.ndarray) -> np.ndarray:
     """Ink (H, W) of one mark, uint8 0-255 or float 0-1 -> the pair reader's (28, 56) float32 input."""
-    work = crop_to_ink(reduce_to_work(ink))
-    normalized = normalize_stroke(work)
-    if normalized is not work:
-        work = crop_to_ink(normalized)
-    height, width = work.shape
-    scale = min(PAIR_BOX[0] / height, PAIR_BOX[1] / width)
-    fitted = resize(work, max(1, round(width * scale)), max(1, round(height * scale)))
-    peak = float(fitted.max())
-    fitted = np.clip(fitted / peak, 0.0, 1.0) if peak > 0 else fitted
+    fitted = fit_box(normalized_crop(ink), PAIR_BOX)
     canvas = np.zeros((PAIR_HEIGHT, PAIR_WIDTH), dtype=np.float32)
     top, left = (PAIR_HEIGHT - fitted.shape[0]) // 2, (PAIR_WIDTH - fitted.shape[1]) // 2
     canvas[top : top + fitted.shape[0], left : left + fitted.shape[1]] = fitted

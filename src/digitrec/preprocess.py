@@ -281,7 +281,7 @@ def stroke_width(ink: np.ndarray) -> float:
     return 2.0 * area / max(boundary, 1)
 
 
-def resize(ink: np.ndarray, width: int, height: int) -> np.ndarray:
+def _resize(ink: np.ndarray, width: int, height: int) -> np.ndarray:
     # Pillow widens its filter when it shrinks, so BILINEAR here is a proper anti-aliased
     # (triangle) downscale, without the ringing LANCZOS would add around strokes.
     return np.asarray(
@@ -304,7 +304,7 @@ def normalize_stroke(ink: np.ndarray) -> np.ndarray:
     work = ink
     if side > WORK_SIDE:
         factor = WORK_SIDE / side
-        work = resize(ink, max(1, round(ink.shape[1] * factor)), max(1, round(ink.shape[0] * factor)))
+        work = _resize(ink, max(1, round(ink.shape[1] * factor)), max(1, round(ink.shape[0] * factor)))
         work = np.clip(work / max(float(work.max()), 1e-6), 0, 1)
     work_scale = BOX / max(work.shape)
     grow = (STROKE_TARGET - width) / work_scale  # in work pixels; negative: thinner
@@ -324,11 +324,11 @@ def normalize_stroke(ink: np.ndarray) -> np.ndarray:
     return thinned if (thinned > 0.5).sum() >= 0.25 * (work > 0.5).sum() else work
 
 
-def fit_box(ink: np.ndarray) -> np.ndarray:
-    """Scale so the longer side is 20 px, keeping the aspect ratio."""
+def fit_box(ink: np.ndarray, box: tuple[int, int] = (BOX, BOX)) -> np.ndarray:
+    """Scale to fit `box` (height, width), keeping the aspect ratio: a digit's longer side to 20 px."""
     height, width = ink.shape
-    scale = BOX / max(height, width)
-    resized = resize(ink, max(1, round(width * scale)), max(1, round(height * scale)))
+    scale = min(box[0] / height, box[1] / width)
+    resized = _resize(ink, max(1, round(width * scale)), max(1, round(height * scale)))
     peak = float(resized.max())
     return np.clip(resized / peak, 0.0, 1.0) if peak > 0 else resized
 
@@ -422,11 +422,17 @@ def reduce_to_work(ink: np.ndarray) -> np.ndarray:
 def preprocess_ink(ink: np.ndarray) -> np.ndarray:
     """Ink (H, W) of one digit, uint8 0-255 or float 0-1 (a picture's ink, or one digit of a
     segmented number) -> the 28x28 model input."""
+    return center_by_mass(fit_box(normalized_crop(ink)))
+
+
+def normalized_crop(ink: np.ndarray) -> np.ndarray:
+    """Ink reduced to the working size, its stroke width normalised, cropped to the ink: what a
+    digit's input (and the pair reader's, pairs.py) is fitted from."""
     work = crop_to_ink(reduce_to_work(ink))
     normalized = normalize_stroke(work)
     if normalized is not work:  # most drawings need no change, and then are still cropped
         work = crop_to_ink(normalized)
-    return center_by_mass(fit_box(work))
+    return work
 
 
 def mnist_to_input(images: np.ndarray) -> np.ndarray:
