@@ -15,8 +15,9 @@ setup:
 setup-dev:
 	scripts/setup.sh dev
 
-test: setup-dev  ## the whole suite: unit, API, real server, real browser, shipped-model accuracy
+test: setup-dev  ## the whole suite: lint, types, unit, API, real server, real browser, shipped-model accuracy
 	$(VENV)/ruff check src tests benchmarks
+	$(VENV)/ruff format --check src tests benchmarks
 	$(VENV)/mypy
 	$(VENV)/pytest -q $(ARGS)
 

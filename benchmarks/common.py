@@ -64,7 +64,7 @@ def record(title: str, lines: list[str]) -> None:
 def drawn_digit_png(digit: int = 7, size: int = 280, seed: int = 1) -> bytes:
     """A realistic canvas export: a digit drawn with a 22-px pen, dark on white, anti-aliased
     (drawn at 4x and reduced, as a browser's canvas smooths its strokes), saved as an RGBA PNG."""
-    from digitrec.decode import render_strokes
+    from digitrec.reading.decode import render_strokes
     from strokes import digit_strokes
 
     big = size * 4

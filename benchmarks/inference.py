@@ -27,11 +27,11 @@ def timed(function: Callable[[], object], repeat: int, warmup: int = 20) -> floa
 def main() -> None:
     import torch
 
-    from digitrec.checkpoint import resolve_model, shipped_models
-    from digitrec.decode import decode_image, render_strokes
-    from digitrec.inference import Predictor
-    from digitrec.preprocess import preprocess
-    from digitrec.train import load_torch_model
+    from digitrec.learning.train import load_torch_model
+    from digitrec.reading.card import resolve_model, shipped_models
+    from digitrec.reading.decode import decode_image, render_strokes
+    from digitrec.reading.inference import Predictor
+    from digitrec.reading.preprocess import preprocess
 
     torch.set_num_threads(1)
     rng = np.random.default_rng(0)
@@ -45,7 +45,7 @@ def main() -> None:
         predictor = Predictor(name, threads=1)
         model, _ = load_torch_model(resolve_model(name))
         engines: dict[str, Callable[[np.ndarray], object]] = {
-            "onnxruntime": predictor.predict_inputs,
+            "onnxruntime": predictor.raw,
             "pytorch": lambda x, m=model: m(torch.from_numpy(x)),
         }
         for engine, run in engines.items():

@@ -7,8 +7,8 @@ from __future__ import annotations
 import numpy as np
 
 from benchmarks.common import record
-from digitrec.data import load_split, resolve_data_dir
-from digitrec.inference import Predictor
+from digitrec.learning.data import load_split, resolve_data_dir
+from digitrec.reading.reader import Reader
 from test_scans import on_paper
 
 KINDS = ["grain", "shadow", "specks", "ruled line", "form box"]
@@ -16,7 +16,7 @@ KINDS = ["grain", "shadow", "specks", "ruled line", "form box"]
 
 def main(digits: int = 1500) -> None:
     images, labels = load_split(resolve_data_dir(None), "test")
-    cnn = Predictor("cnn", threads=2)
+    cnn = Reader("cnn", threads=2)
     lines = [
         f"{digits:,} MNIST test digits per row (seed 0), read by the shipped cnn through `/api/predict`'s road.",
         "",
@@ -26,7 +26,7 @@ def main(digits: int = 1500) -> None:
     for kind in KINDS:
         rng = np.random.default_rng(0)
         picked = rng.choice(len(images), digits, replace=False)
-        readings = cnn.predict([on_paper(images[i], kind, rng) for i in picked])
+        readings = cnn.digits([on_paper(images[i], kind, rng) for i in picked])
         right = np.mean([r.digit == labels[i] for r, i in zip(readings, picked, strict=True)])
         flagged = sum(r.not_a_digit for r in readings)
         unsure = sum(r.uncertain for r in readings)

@@ -79,7 +79,7 @@ def full() -> None:
             "calibrate": ["calibrate", "--model", str(shipped)],
         }
         seconds = {name: _run(command) for name, command in steps.items()}
-        from digitrec.evaluate import evaluate_dataset
+        from digitrec.learning.evaluate import evaluate_dataset
 
         test = evaluate_dataset(shipped, "mnist-test").accuracy
         writers = evaluate_dataset(shipped, "writers").accuracy

@@ -23,7 +23,7 @@ import orjson
 from PIL import Image, ImageDraw
 
 from benchmarks.common import drawn_digit_png, drawn_digit_strokes, record
-from digitrec.segment import MAX_MARKS
+from digitrec.reading.segment import MAX_MARKS
 from server_process import free_port, serve_command, wait_until_answering
 from test_budgets import bmp_header, dotted_png, encoded, many_scan_jpeg, noise
 

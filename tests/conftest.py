@@ -14,8 +14,9 @@ import pytest
 from fastapi.testclient import TestClient
 from PIL import Image
 
-from digitrec.data import load_split
-from digitrec.inference import Predictor
+from digitrec.learning.data import load_split
+from digitrec.reading.inference import Predictor
+from digitrec.reading.reader import Reader
 from digitrec.web.app import create_app
 from digitrec.web.settings import Settings
 
@@ -57,6 +58,17 @@ def predictors() -> dict[str, Predictor]:
 @pytest.fixture(scope="session")
 def cnn(predictors: dict[str, Predictor]) -> Predictor:
     return predictors["cnn"]
+
+
+@pytest.fixture(scope="session")
+def reader(cnn: Predictor) -> Reader:
+    """The shipped cnn's Reader, as every door reads."""
+    return Reader(predictor=cnn)
+
+
+def probabilities_of(predictor: Predictor, inputs: np.ndarray) -> np.ndarray:
+    """Calibrated digit probabilities (N, 10) of model inputs."""
+    return np.stack([r.probabilities for r in predictor.read(inputs)])
 
 
 @pytest.fixture()
@@ -143,7 +155,7 @@ def browser() -> Iterator[object]:
 @pytest.fixture(scope="session")
 def pendigits_dir() -> Path:
     """The UCI pendigits writers, from $DIGITREC_PENDIGITS_DIR or beside the MNIST folder."""
-    from digitrec.data import PENDIGITS_FILE, resolve_pendigits_dir
+    from digitrec.learning.data import PENDIGITS_FILE, resolve_pendigits_dir
 
     folder = resolve_pendigits_dir()
     if not (folder / PENDIGITS_FILE).is_file():
@@ -155,6 +167,6 @@ def pendigits_dir() -> Path:
 
 @pytest.fixture(scope="session")
 def pendigits(pendigits_dir: Path) -> list:  # type: ignore[type-arg]
-    from digitrec.data import load_pendigits
+    from digitrec.learning.data import load_pendigits
 
     return load_pendigits(pendigits_dir)

@@ -17,8 +17,8 @@ import pytest
 from fastapi.testclient import TestClient
 from PIL import Image, ImageFile
 
-from digitrec.decode import BUDGET, decode_image, jpeg_scans, render_strokes
 from digitrec.errors import TooLargeError
+from digitrec.reading.decode import BUDGET, decode_image, jpeg_scans, render_strokes
 
 
 def encoded(image: Image.Image, fmt: str, **options: object) -> bytes:
@@ -124,8 +124,8 @@ PEAK = textwrap.dedent(
     from pathlib import Path
     sys.path.insert(0, {tests!r})
     from test_budgets import dotted_png, encoded, grainy_paper
-    from digitrec.decode import decode_image, render_strokes
-    from digitrec.preprocess import preprocess
+    from digitrec.reading.decode import decode_image, render_strokes
+    from digitrec.reading.preprocess import preprocess
 
     def rss(field):
         line = [l for l in Path("/proc/self/status").read_text().splitlines() if l.startswith(field)][0]

@@ -15,10 +15,11 @@ import pytest
 
 from conftest import on_white_canvas, png_bytes
 from digitrec import __version__
-from digitrec.checkpoint import METADATA_FILE
-from digitrec.cli import MIN_CORRECTIONS, main
-from digitrec.data import write_idx
-from digitrec.decode import render_strokes
+from digitrec.cli import main
+from digitrec.cli.common import MIN_CORRECTIONS
+from digitrec.learning.data import write_idx
+from digitrec.reading.card import METADATA_FILE
+from digitrec.reading.decode import render_strokes
 from server_process import free_port
 from strokes import digit_strokes
 
@@ -373,7 +374,7 @@ def test_dry_run_never_touches_a_trained_model(tmp_path: Path, data_dir: Path) -
 def test_data_pieces_writes_a_dataset_extra_data_reads(
     tmp_path: Path, pendigits_dir: Path, capsys: pytest.CaptureFixture[str]
 ) -> None:
-    from digitrec.data import load_split
+    from digitrec.learning.data import load_split
 
     code, out, _ = run_main(
         capsys,

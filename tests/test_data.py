@@ -11,8 +11,8 @@ from pathlib import Path
 import numpy as np
 import pytest
 
-from digitrec import data
 from digitrec.errors import DataError
+from digitrec.learning import data
 
 
 def test_the_shared_copy_passes_its_checksums(data_dir: Path) -> None:

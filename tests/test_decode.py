@@ -9,9 +9,9 @@ import numpy as np
 import pytest
 from PIL import Image
 
-from digitrec.decode import Budget, decode_base64_image, decode_image, render_strokes, stroke_scale
 from digitrec.errors import EmptyDrawingError, InputError, TooLargeError, UnsupportedFormatError
-from digitrec.preprocess import preprocess
+from digitrec.reading.decode import Budget, decode_base64_image, decode_image, render_strokes, stroke_scale
+from digitrec.reading.preprocess import preprocess
 from strokes import digit_strokes
 
 

@@ -5,8 +5,8 @@ from __future__ import annotations
 import numpy as np
 from fastapi.testclient import TestClient
 
-from digitrec.data import PenDigit
-from digitrec.drawings import NON_DIGIT_KINDS, non_digit_drawings, pen_digit_drawings, render_all, to_input
+from digitrec.learning.data import PenDigit
+from digitrec.learning.drawings import NON_DIGIT_KINDS, non_digit_drawings, pen_digit_drawings, render_all, to_input
 
 
 def strokes_request(drawing) -> dict:  # type: ignore[no-untyped-def]

@@ -10,9 +10,9 @@ import numpy as np
 import pytest
 from PIL import Image, PngImagePlugin
 
-from digitrec.decode import decode_image
 from digitrec.errors import InputError
-from digitrec.fastpng import decode_plain_png
+from digitrec.reading.decode import decode_image
+from digitrec.reading.fastpng import decode_plain_png
 
 COLOUR_TYPES = {"L": 0, "RGB": 2, "LA": 4, "RGBA": 6}
 LIMIT = 25_000_000

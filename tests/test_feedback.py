@@ -17,8 +17,8 @@ import pytest
 from fastapi.testclient import TestClient
 
 from conftest import free_port, on_white_canvas, png_bytes, start_server
-from digitrec.data import load_split, read_csv
-from digitrec.feedback import Store, open_store
+from digitrec.learning.data import load_split, read_csv
+from digitrec.store.feedback import Store, open_store
 from digitrec.web.app import create_app
 from digitrec.web.settings import Settings
 from strokes import digit_strokes
@@ -389,7 +389,7 @@ def test_finetune_learns_the_corrections_without_forgetting_mnist(tmp_path: Path
     """Synthetic corrections in a style MNIST never shows (digits turned 90 degrees)."""
     import json
 
-    from digitrec.data import write_idx
+    from digitrec.learning.data import write_idx
 
     images, labels = load_split(data_dir, "train")
     pick = np.random.default_rng(0).choice(len(labels), 600, replace=False)

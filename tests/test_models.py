@@ -4,8 +4,8 @@ import numpy as np
 import pytest
 import torch
 
-from digitrec.models import ARCHITECTURES, SeedAnn, build_model, count_parameters, default_config
-from digitrec.train import RECIPES
+from digitrec.learning.models import ARCHITECTURES, SeedAnn, build_model, count_parameters, default_config
+from digitrec.learning.train import RECIPES
 
 
 @pytest.mark.parametrize("name", list(ARCHITECTURES))

@@ -4,11 +4,12 @@ from __future__ import annotations
 
 import numpy as np
 
-from digitrec.data import PenDigit
-from digitrec.inference import Reading
-from digitrec.numbers import Hypothesis, PairHypothesis, choose, pair_marks
-from digitrec.pairs import NOT_A_PAIR, PAIR_HEIGHT, PAIR_WIDTH, pair_digits, pair_images, pair_input
-from digitrec.segment import Atom, Page
+from digitrec.learning.data import PenDigit
+from digitrec.learning.pieces import pair_images
+from digitrec.reading.inference import DigitReading
+from digitrec.reading.numbers import Hypothesis, PairHypothesis, choose, pair_marks
+from digitrec.reading.pairs import NOT_A_PAIR, PAIR_HEIGHT, PAIR_WIDTH, pair_digits, pair_input
+from digitrec.reading.segment import Atom, Page
 
 
 def test_a_wide_mark_is_fitted_into_the_pair_picture_with_its_aspect_kept() -> None:
@@ -45,13 +46,13 @@ def test_the_reader_takes_a_confident_pair_over_a_merged_mark_it_cannot_read() -
     labels = (ink > 0).astype(np.int32)
     page = Page(ink, [Atom((5, 5, 75, 35), 0, label=1)], 30.0, labels=labels)
     assert pair_marks(page) == [(0, 1)]
-    merged = Reading(np.full(10, 0.1, dtype=np.float32), True, True)  # "not a digit"
+    merged = DigitReading(np.full(10, 0.1, dtype=np.float32), True, True, rejection=0.99)  # "not a digit"
     pair = np.zeros(NOT_A_PAIR + 1, dtype=np.float32)
     pair[47] = 0.97
     pair[NOT_A_PAIR] = 0.03
     found = [Hypothesis(0, 1, (5, 5, 75, 35), ink[5:35, 5:75])]
-    reading = choose(page, found, [merged], np.array([0.99]), [PairHypothesis(0, 1, (5, 5, 75, 35), pair)], 0.5)
+    reading = choose(page, found, [merged], [PairHypothesis(0, 1, (5, 5, 75, 35), pair)])
     assert reading.text == "47" and not reading.left_out
     assert reading.digits[0].box[2] <= reading.digits[1].box[0]  # left half, then right half
     # Without the pair reader the mark is left out as no digit.
-    assert choose(page, found, [merged], np.array([0.99])).text == ""
+    assert choose(page, found, [merged]).text == ""

@@ -6,10 +6,10 @@ import random
 
 import numpy as np
 
-from digitrec.data import HELD_OUT_WRITERS, PenDigit
-from digitrec.drawings import NOT_A_DIGIT
-from digitrec.numbers import Hypothesis, hypotheses
-from digitrec.pieces import compose_number, digit_owners, pages, piece_label, reader_pieces
+from digitrec.learning.data import HELD_OUT_WRITERS, PenDigit
+from digitrec.learning.drawings import NOT_A_DIGIT
+from digitrec.learning.pieces import compose_number, digit_owners, pages, piece_label, reader_pieces
+from digitrec.reading.numbers import Hypothesis, hypotheses
 
 
 def owners_of_two() -> tuple[np.ndarray, np.ndarray]:

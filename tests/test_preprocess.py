@@ -6,11 +6,12 @@ import numpy as np
 import pytest
 from PIL import Image, ImageFilter
 
-from conftest import on_white_canvas, png_bytes
-from digitrec.decode import decode_base64_image, decode_image, render_strokes, rgba_bytes_to_image
+from conftest import on_white_canvas, png_bytes, probabilities_of
 from digitrec.errors import EmptyDrawingError, InputError
-from digitrec.inference import Predictor
-from digitrec.preprocess import preprocess, stroke_width
+from digitrec.reading.decode import decode_base64_image, decode_image, render_strokes, rgba_bytes_to_image
+from digitrec.reading.inference import Predictor
+from digitrec.reading.preprocess import preprocess, stroke_width
+from digitrec.reading.reader import Reader
 from strokes import digit_strokes
 
 SAMPLES = range(0, 400, 20)  # 20 test digits, every class represented
@@ -63,7 +64,7 @@ def test_same_digit_any_way_drawn_gives_same_input_and_answer(
         reference = preprocess(on_white_canvas(images[index]))
         changed = preprocess(variants(images[index])[variant])
         close += np.abs(changed - reference).mean() < 0.08
-        probabilities = cnn.predict_inputs(np.stack([reference, changed]))
+        probabilities = probabilities_of(cnn, np.stack([reference, changed]))
         agree += probabilities[0].argmax() == probabilities[1].argmax() == labels[index]
     assert close >= 0.9 * len(SAMPLES), f"{variant}: only {close} of {len(SAMPLES)} inputs stayed close"
     assert agree >= 0.9 * len(SAMPLES), f"{variant}: only {agree} of {len(SAMPLES)} read right both ways"
@@ -74,7 +75,7 @@ def test_pen_width_does_not_change_the_reading(pen: int, cnn: Predictor) -> None
     right = 0
     for digit in range(10):
         canvas = render_strokes(digit_strokes(digit, 280, margin=0.05), 280, 280, pen)
-        right += cnn.predict([canvas])[0].digit == digit
+        right += Reader(predictor=cnn).digit(canvas).digit == digit
     assert right >= 9, f"pen {pen}px: {right}/10 read right"
 
 

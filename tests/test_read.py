@@ -8,10 +8,10 @@ import numpy as np
 import pytest
 from fastapi.testclient import TestClient
 
-from conftest import on_white_canvas, png_bytes
-from digitrec.explain import explain
-from digitrec.inference import Predictor
-from digitrec.preprocess import mnist_to_input
+from conftest import on_white_canvas, png_bytes, probabilities_of
+from digitrec.reading.explain import explain
+from digitrec.reading.inference import Predictor
+from digitrec.reading.preprocess import mnist_to_input
 from handwritten_numbers import compose
 from strokes import digit_strokes
 
@@ -101,7 +101,7 @@ def test_explanation_is_faithful(cnn: Predictor, mnist_test: tuple[np.ndarray, n
     rng = np.random.default_rng(0)
     hot_drops, random_drops = [], []
     for image in mnist_to_input(images[:40])[:, 0]:
-        probabilities = cnn.predict_inputs(image[None])[0]
+        probabilities = probabilities_of(cnn, image[None])[0]
         digit = int(probabilities.argmax())
         heat = explain(cnn, image)
         ink = np.flatnonzero(image.ravel() > 0.1)
@@ -111,7 +111,7 @@ def test_explanation_is_faithful(cnn: Predictor, mnist_test: tuple[np.ndarray, n
         for picked, drops in ((hottest, hot_drops), (chosen, random_drops)):
             blanked = image.copy().ravel()
             blanked[picked] = 0
-            drops.append(probabilities[digit] - cnn.predict_inputs(blanked.reshape(1, 28, 28))[0, digit])
+            drops.append(probabilities[digit] - probabilities_of(cnn, blanked.reshape(1, 28, 28))[0, digit])
     assert np.mean(hot_drops) > 2 * np.mean(random_drops), (np.mean(hot_drops), np.mean(random_drops))
 
 

@@ -14,14 +14,14 @@ from fastapi.testclient import TestClient
 from PIL import Image
 
 from conftest import png_bytes
-from digitrec.data import HELD_OUT_WRITERS, PenDigit
-from digitrec.decode import render_strokes
 from digitrec.errors import InputError
-from digitrec.inference import Predictor
-from digitrec.numbers import MAX_HYPOTHESES, hypotheses, pair_marks, read_page
-from digitrec.pieces import compose_number
-from digitrec.preprocess import ink_image, preprocess, preprocess_ink
-from digitrec.segment import CUT_MARKS, MAX_MARKS, Atom, Page, components, from_strokes
+from digitrec.learning.data import HELD_OUT_WRITERS, PenDigit
+from digitrec.learning.pieces import compose_number
+from digitrec.reading.decode import render_strokes
+from digitrec.reading.inference import Predictor
+from digitrec.reading.numbers import MAX_HYPOTHESES, hypotheses, pair_marks, read_page
+from digitrec.reading.preprocess import ink_image, preprocess, preprocess_ink
+from digitrec.reading.segment import CUT_MARKS, MAX_MARKS, Atom, Page, components, from_strokes
 from strokes import digit_strokes
 from test_budgets import dotted_png
 

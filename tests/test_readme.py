@@ -48,9 +48,13 @@ COMMANDS = [
     ["feedback", "export"],
     ["finetune"],
     ["models"],
+    ["read"],
+    ["recipe"],
+    ["calibrate"],
+    ["data", "pieces"],
     ["--version"],
 ]
-TRAINING = ("train", "finetune")
+TRAINING = ("train", "finetune", "recipe")
 
 
 def section_commands(title: str) -> list[str]:
@@ -85,6 +89,15 @@ def test_readme_shows_every_command_with_valid_flags() -> None:
         assert args[0] not in TRAINING or args[0] in dry_runs, f"README shows no `digitrec {args[0]} ... --dry-run`"
 
 
+def test_readme_python_runs_as_written(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    """The README's Python example, run as written (its asserts hold)."""
+    blocks = re.findall(r"```python\n(.*?)```", README.read_text(), flags=re.S)
+    assert blocks, "README shows no Python"
+    monkeypatch.chdir(tmp_path)
+    for block in blocks:
+        exec(compile(block, "README.md", "exec"), {})
+
+
 def as_run(command: str, port: int) -> str:
     """The command as the test runs it (see the module's docstring)."""
     command = re.sub(r"\b8000\b", str(port), command)
@@ -113,8 +126,10 @@ def check_output(command: str, stdout: str) -> None:
         assert "id" in json.loads(stdout), stdout
     elif command.startswith("digitrec evaluate --model cnn --json"):
         assert json.loads(stdout)["accuracy"] > 0.99, stdout
-    elif command.startswith("digitrec train"):
+    elif command.startswith(("digitrec train", "digitrec recipe")):
         assert "test accuracy 0." in stdout, stdout
+    elif command.startswith("digitrec read drawing.png"):
+        assert stdout.strip() == "drawing.png: 7", stdout
     elif command.startswith("digitrec feedback stats"):
         assert stdout.startswith("total: 25\n"), stdout
 

@@ -19,7 +19,7 @@ import httpx
 import pytest
 
 from conftest import ROOT, free_port, start_server
-from digitrec.feedback import open_store
+from digitrec.store.feedback import open_store
 from strokes import digit_strokes
 from test_feedback import postgres_server  # noqa: F401 (the fixture: a throwaway PostgreSQL)
 

@@ -14,10 +14,11 @@ from fastapi.testclient import TestClient
 from PIL import Image
 
 from conftest import png_bytes
-from digitrec.decode import render_strokes
 from digitrec.errors import EmptyDrawingError
-from digitrec.inference import Predictor
-from digitrec.preprocess import ink_image, preprocess
+from digitrec.reading.decode import render_strokes
+from digitrec.reading.inference import Predictor
+from digitrec.reading.preprocess import ink_image, preprocess
+from digitrec.reading.reader import Reader
 from handwritten_numbers import compose
 
 DIGITS = 200
@@ -56,7 +57,7 @@ def test_digits_on_scanned_paper_are_read(kind: str, cnn: Predictor, mnist_test:
     images, labels = mnist_test
     rng = np.random.default_rng(0)
     picked = rng.choice(len(images), DIGITS, replace=False)
-    read = [p.digit for p in cnn.predict([on_paper(images[i], kind, rng) for i in picked])]
+    read = [p.digit for p in Reader(predictor=cnn).digits([on_paper(images[i], kind, rng) for i in picked])]
     assert (np.array(read) == labels[picked]).mean() >= 0.99  # 99.7-99.9% of 1,500 here
 
 
@@ -74,7 +75,7 @@ def test_digits_cropped_tight_are_read(
     images, labels = mnist_test
     picked = np.random.default_rng(1).choice(len(images), DIGITS, replace=False)
     crops = [255 - tight(images[i]) if dark_ink else tight(images[i]) for i in picked]
-    read = [p.digit for p in cnn.predict(crops)]
+    read = [p.digit for p in Reader(predictor=cnn).digits(crops)]
     # 99.67% of 1,500, either polarity, with the cnn before its pieces fine-tune
     assert (np.array(read) == labels[picked]).mean() >= 0.99
 
@@ -97,7 +98,7 @@ def test_a_canvas_digit_drawn_edge_to_edge_keeps_its_strokes(cnn: Predictor) -> 
     """Lines are taken off paper only: a 7 whose bar crosses the whole canvas keeps its bar."""
     seven = [[[4, 20], [276, 20]], [[276, 20], [150, 276]]]
     canvas = render_strokes(seven, 280, 280, 20)  # light on dark, as the API renders strokes
-    assert cnn.predict([canvas])[0].digit == 7
+    assert Reader(predictor=cnn).digit(canvas).digit == 7
 
 
 def test_a_lone_stroke_across_the_paper_is_not_taken_off() -> None:

@@ -4,16 +4,22 @@ writers and the non-digit drawings, as its metadata and the README say."""
 from __future__ import annotations
 
 from pathlib import Path
+from typing import Any
 
 import numpy as np
 import pytest
 
-from digitrec.checkpoint import PAIRS_FOLDER, read_metadata, resolve_model, shipped_models
-from digitrec.evaluate import evaluate, evaluate_dataset
-from digitrec.inference import Predictor
-from digitrec.preprocess import mnist_to_input
+from digitrec.learning.evaluate import evaluate, evaluate_dataset
+from digitrec.reading.card import PAIRS_FOLDER, ModelCard, resolve_model, shipped_models
+from digitrec.reading.inference import Predictor
+from digitrec.reading.preprocess import mnist_to_input
 
 pytestmark = pytest.mark.slow  # each test reads a whole data set through a model
+
+
+def card_of(folder: Path) -> dict[str, Any]:
+    """A model's card, read through the typed class, as a dict of its fields."""
+    return ModelCard.load(folder).model_dump()
 
 
 def test_the_three_models_ship() -> None:
@@ -22,7 +28,7 @@ def test_the_three_models_ship() -> None:
 
 @pytest.mark.parametrize("name", ["cnn", "mlp", "seed-ann"])
 def test_recorded_accuracy_is_measured_accuracy(name: str, mnist_test: tuple[np.ndarray, np.ndarray]) -> None:
-    metadata = read_metadata(resolve_model(name))
+    metadata = card_of(resolve_model(name))
     report = evaluate(Predictor(name, threads=2), *mnist_test)
     assert report.n == 10000
     # A float graph gives the same answers on every CPU (each shipped model serves one): exact.
@@ -52,7 +58,7 @@ def test_every_shipped_model_serves_its_float_graph() -> None:
     and 3 of the 5,000 MNIST validation images unlike the float graph, and other ones on other
     CPUs, for 0.12 ms a drawing saved on AVX-512 VNNI CPUs only (README, "Models")."""
     for name in shipped_models():
-        assert read_metadata(resolve_model(name)).get("serving_graph", "model.onnx") == "model.onnx", name
+        assert card_of(resolve_model(name)).get("serving_graph") is None, name
 
 
 def test_quantize_makes_an_int8_graph_that_reads_like_the_float_one(
@@ -62,7 +68,7 @@ def test_quantize_makes_an_int8_graph_that_reads_like_the_float_one(
     graph's answers on nearly every test image."""
     import onnxruntime as ort
 
-    from digitrec.export import quantize
+    from digitrec.learning.export import quantize
 
     folder = resolve_model("cnn")
     inputs = mnist_to_input(mnist_test[0])
@@ -78,10 +84,10 @@ def test_quantize_makes_an_int8_graph_that_reads_like_the_float_one(
 def test_the_cnn_reads_held_out_writers_touching_pairs_as_recorded(pendigits_dir: Path) -> None:
     """The pair reader (`digitrec train --model pair-cnn`) on touching pairs of the held-out
     writers (never trained on), drawn as its training recorded them."""
-    from digitrec.data import held_out_writers
-    from digitrec.pairs import pair_images
+    from digitrec.learning.data import held_out_writers
+    from digitrec.learning.pieces import pair_images
 
-    metadata = read_metadata(resolve_model("cnn") / PAIRS_FOLDER)
+    metadata = card_of(resolve_model("cnn") / PAIRS_FOLDER)
     count = metadata["data"]["validation_images"]
     images, labels = pair_images(held_out_writers(pendigits_dir), count, metadata["seed"] + 1)
     probabilities = Predictor("cnn", threads=2).pair_probabilities(images / 255.0)
@@ -96,7 +102,7 @@ def test_the_cnn_reads_held_out_writers_touching_pairs_as_recorded(pendigits_dir
 def test_probabilities_are_calibrated_on_the_mnist_test_set(
     name: str, mnist_test: tuple[np.ndarray, np.ndarray]
 ) -> None:
-    metadata = read_metadata(resolve_model(name))
+    metadata = card_of(resolve_model(name))
     assert "temperature" in metadata["calibration"]  # fitted on validation data, recorded
     scores = evaluate(Predictor(name, threads=2), *mnist_test).calibration()
     # Target 1.0%. seed-ann misses it narrowly (1.03%): one temperature cannot fix its
@@ -125,7 +131,7 @@ def test_cnn_says_when_a_drawing_is_no_digit(pendigits_dir: Path, mnist_test: tu
 
 
 def test_a_crisp_digit_is_sure_and_a_dot_is_no_digit(mnist_test: tuple[np.ndarray, np.ndarray]) -> None:
-    from digitrec.drawings import Drawing, to_input
+    from digitrec.learning.drawings import Drawing, to_input
 
     cnn = Predictor("cnn", threads=2)
     crisp = cnn.read(mnist_to_input(mnist_test[0][:200]))
@@ -153,7 +159,7 @@ def test_the_built_package_carries_only_what_serving_loads(tmp_path: Path) -> No
     # when it is another (none ships one now); no PyTorch weights.
     expected = set()
     for name in shipped_models():
-        served = read_metadata(resolve_model(name)).get("serving_graph", "model.onnx")
+        served = card_of(resolve_model(name)).get("serving_graph") or "model.onnx"
         expected |= {f"digitrec/weights/{name}/{f}" for f in ("model.json", "model.onnx", served)}
         if (resolve_model(name) / PAIRS_FOLDER).is_dir():  # the cnn's pair reader, a checkpoint inside it
             expected |= {f"digitrec/weights/{name}/{PAIRS_FOLDER}/{f}" for f in ("model.json", "model.onnx")}

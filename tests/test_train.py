@@ -8,11 +8,11 @@ import pytest
 import torch
 from safetensors.torch import load_file
 
-from digitrec.checkpoint import FORMAT_VERSION
-from digitrec.export import parity
-from digitrec.inference import Predictor
-from digitrec.preprocess import mnist_to_input
-from digitrec.train import TrainConfig, augment, fit, load_torch_model
+from digitrec.learning.export import parity
+from digitrec.learning.train import TrainConfig, augment, fit, load_torch_model
+from digitrec.reading.card import FORMAT_VERSION
+from digitrec.reading.inference import Predictor
+from digitrec.reading.preprocess import mnist_to_input
 
 
 def tiny(data_dir: Path, out: Path, **overrides: object) -> TrainConfig:
@@ -44,7 +44,7 @@ def test_checkpoint_describes_itself(tmp_path: Path, data_dir: Path) -> None:
     assert len(metadata["history"]) == 1 and metadata["metrics"]["val_accuracy"] is None  # --fast: no validation
     assert metadata["training_images"] + metadata["validation_images"] == 1200
     model, _ = load_torch_model(folder)
-    assert Predictor(folder).predict_inputs(np.zeros((2, 28, 28), np.float32)).shape == (2, 10)
+    assert Predictor(folder).calibrated(Predictor(folder).raw(np.zeros((2, 28, 28), np.float32))).shape == (2, 10)
     assert model(torch.zeros(1, 1, 28, 28)).shape == (1, 10)
 
 
@@ -59,7 +59,7 @@ def test_same_seed_same_weights(tmp_path: Path, data_dir: Path) -> None:
 
 @pytest.mark.slow
 def test_resume_continues_where_it_stopped(tmp_path: Path, data_dir: Path, monkeypatch: pytest.MonkeyPatch) -> None:
-    import digitrec.train as train_module
+    import digitrec.learning.train as train_module
 
     straight = load_file(fit(tiny(data_dir, tmp_path / "straight", epochs=2)) / "model.safetensors")
 
@@ -101,7 +101,7 @@ def test_augmentation_keeps_shape_range_and_ink() -> None:
 
 
 def test_onnx_matches_pytorch_on_1000_test_images(mnist_test: tuple[np.ndarray, np.ndarray]) -> None:
-    from digitrec.checkpoint import resolve_model
+    from digitrec.reading.card import resolve_model
 
     for name in ("cnn", "mlp", "seed-ann"):
         folder = resolve_model(name)
@@ -111,7 +111,8 @@ def test_onnx_matches_pytorch_on_1000_test_images(mnist_test: tuple[np.ndarray, 
 
 
 def test_export_writes_a_graph_that_answers_like_pytorch(tmp_path: Path) -> None:
-    from digitrec.checkpoint import resolve_model, write_graph
+    from digitrec.learning.checkpoint import write_graph
+    from digitrec.reading.card import resolve_model
 
     model, metadata = load_torch_model(resolve_model("seed-ann"))
     difference = write_graph(model, tmp_path / "seed.onnx", metadata)
@@ -121,10 +122,11 @@ def test_export_writes_a_graph_that_answers_like_pytorch(tmp_path: Path) -> None
 
 
 def test_export_refuses_a_graph_beyond_the_parity_tolerance(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
-    from digitrec import checkpoint
     from digitrec.errors import ModelError
+    from digitrec.learning import checkpoint
+    from digitrec.reading.card import resolve_model
 
-    model, metadata = load_torch_model(checkpoint.resolve_model("seed-ann"))
+    model, metadata = load_torch_model(resolve_model("seed-ann"))
     monkeypatch.setattr(checkpoint, "PARITY_TOLERANCE", -1.0)  # any difference at all is too much
     with pytest.raises(ModelError, match="differs from the PyTorch model"):
         checkpoint.write_graph(model, tmp_path / "seed.onnx", metadata)

@@ -13,7 +13,7 @@ import io
 import numpy as np
 from PIL import Image
 
-from digitrec.feedback import Correction
+from digitrec.store.feedback import Correction
 
 STYLE = """body { font-family: system-ui, sans-serif; margin: 1.5rem; color: #1d2330; background: #f5f6f8; }
 ul { list-style: none; padding: 0; display: grid; grid-template-columns: repeat(auto-fill, minmax(250px, 1fr));
@@ -95,3 +95,10 @@ def render_login(message: str) -> str:
 <label>Admin token <input type="password" name="token" autocomplete="current-password" required minlength="16"
 data-testid="admin-token"></label> <button type="submit" data-testid="login">Sign in</button></form>""",
     )
+
+
+class HTMLLogin(Exception):
+    """A browser without the token: answered 401 with the login form (handlers.py)."""
+
+    def __init__(self, message: str) -> None:
+        self.message = message

@@ -14,14 +14,15 @@ from pydantic.json_schema import models_json_schema
 
 from digitrec import __version__
 from digitrec.errors import DigitrecError, ModelError
-from digitrec.feedback import Store, open_store
-from digitrec.inference import Predictor
+from digitrec.reading.inference import Predictor
+from digitrec.reading.reader import Reader
+from digitrec.store.feedback import Store, open_store
 from digitrec.web import schemas
+from digitrec.web.deps import Registry, Throttle
 from digitrec.web.handlers import add_error_handlers
 from digitrec.web.metrics import Metrics
 from digitrec.web.middleware import LimitAndMeasure
 from digitrec.web.routes import feedback, numbers, pages, prediction
-from digitrec.web.routes.common import Registry, Throttle
 from digitrec.web.settings import Settings
 
 log = logging.getLogger("digitrec.web")
@@ -39,10 +40,13 @@ def create_app(
     predictors: Mapping[str, Predictor] | None = None,
     store: Store | None = None,
 ) -> FastAPI:
+    """The app, reading with `predictors` (models loaded once, by name; default: the settings'
+    models) within the settings' budget."""
     settings = settings or Settings.from_env()
     if settings.admin_token and len(settings.admin_token) < MIN_ADMIN_TOKEN:
         raise DigitrecError(f"DIGITREC_ADMIN_TOKEN must be at least {MIN_ADMIN_TOKEN} characters long")
-    models = dict(predictors) if predictors is not None else load_predictors(settings)
+    loaded = dict(predictors) if predictors is not None else load_predictors(settings)
+    models = {name: Reader(predictor=p, budget=settings.budget()) for name, p in loaded.items()}
     if not models:
         raise ModelError("no model to serve: train one with `digitrec train` or reinstall the package")
     if store is None:

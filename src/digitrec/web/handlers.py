@@ -7,13 +7,13 @@ from typing import Any
 
 from fastapi import FastAPI, Request
 from fastapi.exceptions import RequestValidationError
-from fastapi.responses import JSONResponse, Response
+from fastapi.responses import HTMLResponse, JSONResponse, Response
 from pydantic import ValidationError
 from starlette.requests import ClientDisconnect
 
 from digitrec.errors import DigitrecError, StoreUnavailable, TooLargeError, UnsupportedFormatError
 from digitrec.web import schemas
-from digitrec.web.routes import feedback
+from digitrec.web.admin import HTMLLogin, render_login
 
 log = logging.getLogger("digitrec.web")
 
@@ -39,7 +39,7 @@ def add_error_handlers(app: FastAPI) -> None:
         return Response(status_code=400)
 
     async def login_form(request: Request, exc: Exception) -> Response:
-        return feedback.login_page(getattr(exc, "message", ""))
+        return HTMLResponse(render_login(getattr(exc, "message", "")), status_code=401)
 
     async def internal(request: Request, exc: Exception) -> Response:
         log.error("unexpected error on %s %s", request.method, request.url.path, exc_info=exc)
@@ -49,7 +49,7 @@ def add_error_handlers(app: FastAPI) -> None:
     app.add_exception_handler(ValidationError, invalid)
     app.add_exception_handler(RequestValidationError, invalid)
     app.add_exception_handler(ClientDisconnect, disconnected)
-    app.add_exception_handler(feedback.HTMLLogin, login_form)
+    app.add_exception_handler(HTMLLogin, login_form)
     app.add_exception_handler(Exception, internal)
 
 

@@ -1,30 +1,14 @@
-"""Turn the API's input forms into pictures for `preprocess`.
-
-JSON drawings arrive validated by `schemas.Drawing` (shape, types, budgets); what is left here is
-what a schema cannot say (a rectangular array, decoding). The seed's JSON of canvas bytes is read
-by `compact_byte_values`, with a JSON parser as the fallback.
+"""What a schema cannot say of the API's pixel forms: that `pixels` is a rectangular array, and
+the seed's JSON of canvas bytes, read by `compact_byte_values` with a JSON parser as the fallback.
 """
 
 from __future__ import annotations
 
 import functools
-from typing import Any
 
 import numpy as np
-from PIL import Image
 
-from digitrec.decode import Budget, decode_base64_image, render_strokes
 from digitrec.errors import InputError, TooLargeError
-from digitrec.web.schemas import Drawing
-
-
-def picture_from_drawing(drawing: Drawing, budget: Budget) -> Image.Image | np.ndarray:
-    if drawing.image is not None:
-        return decode_base64_image(drawing.image, budget=budget)
-    if drawing.pixels is not None:
-        return parse_pixels(drawing.pixels, budget.max_pixels)
-    assert drawing.strokes is not None and drawing.width is not None and drawing.height is not None
-    return render_strokes(drawing.strokes, drawing.width, drawing.height, drawing.line_width, budget=budget)
 
 
 def parse_pixels(value: list[list[float]], max_pixels: int) -> np.ndarray:
@@ -37,13 +21,6 @@ def parse_pixels(value: list[list[float]], max_pixels: int) -> np.ndarray:
     if array.ndim != 2:
         raise InputError(f"`pixels` must be 2-D (rows of numbers), got shape {list(array.shape)}")
     return array.astype(np.uint8) if array.max() > 1 else (array * 255).astype(np.uint8)
-
-
-def picture_size(picture: Any) -> int:
-    """Decoded pixels of a picture, for a batch's budget."""
-    if isinstance(picture, Image.Image):
-        return picture.width * picture.height
-    return int(np.asarray(picture).shape[0] * np.asarray(picture).shape[1])
 
 
 _DIGIT_ZERO, _COLON, _COMMA = ord("0"), ord(":"), ord(",")

@@ -202,6 +202,10 @@ class ReadingOut(BaseModel):
     top: list[Candidate] = Field(..., description="the `top_k` most likely digits")
     uncertain: bool = Field(..., description="the model is not sure: the top probability is under its threshold")
     not_a_digit: bool = Field(..., description="the drawing looks like no digit at all")
+    verdict: Literal["digit", "not sure", "not a digit"] = Field(
+        ..., description='what to show: the digit, "not sure" of it, or "not a digit" (which wins over "not sure")'
+    )
+    message: str = Field(..., description='the verdict in the page\'s words, such as "97.3% sure"')
 
 
 class RunnerUp(BaseModel):

@@ -8,7 +8,8 @@ from typing import Annotated, Any
 from pydantic import Field, field_validator
 from pydantic_settings import BaseSettings, NoDecode, SettingsConfigDict
 
-from digitrec.checkpoint import DEFAULT_MODEL, shipped_models
+from digitrec.reading.card import DEFAULT_MODEL, shipped_models
+from digitrec.reading.decode import Budget
 
 
 def available_cores() -> int:
@@ -43,7 +44,7 @@ class Settings(BaseSettings):
     max_canvas_side: int = 4096
     max_stroke_points: int = 5_000  # as decode.Budget.max_points: counted before any point is checked
     threads: int = 1  # ONNX Runtime threads per request
-    # Where corrections are stored (see digitrec.feedback); empty: a SQLite file in the user data folder.
+    # Where corrections are stored (see digitrec.store.feedback); empty: a SQLite file in the user data folder.
     database_url: str = ""
     # The /feedback page is on only when a token (16 characters or more) is set.
     admin_token: str = ""
@@ -61,6 +62,11 @@ class Settings(BaseSettings):
     @classmethod
     def _comma_separated(cls, value: Any) -> Any:
         return [name for name in value.split(",") if name] if isinstance(value, str) else value
+
+    def budget(self) -> Budget:
+        """The one budget a drawing is read within: these settings' limits, decode's defaults
+        for the rest."""
+        return Budget(max_pixels=self.max_pixels, max_side=self.max_canvas_side, max_points=self.max_stroke_points)
 
     @classmethod
     def from_env(cls, **overrides: object) -> Settings:

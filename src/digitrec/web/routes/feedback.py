@@ -9,25 +9,15 @@ from fastapi import APIRouter, Header, HTTPException, Query, Request
 from fastapi.concurrency import run_in_threadpool
 from fastapi.responses import HTMLResponse, JSONResponse, RedirectResponse, Response
 
-from digitrec.errors import EmptyDrawingError, InputError
-from digitrec.feedback import Correction, Store, drawing_png, undo_token
-from digitrec.inference import Predictor
-from digitrec.preprocess import preprocess
+from digitrec.errors import InputError
+from digitrec.reading.reader import Reader, model_input
+from digitrec.store.feedback import Correction, Store, drawing_png, undo_token
 from digitrec.web import schemas
-from digitrec.web.admin import COOKIE, STYLE, render_corrections, render_login, same, session_value
-from digitrec.web.routes.common import (
-    ERRORS,
-    MetricsDep,
-    RegistryDep,
-    SettingsDep,
-    StoreDep,
-    Submission,
-    client_key,
-    pictures,
-    read_submission,
-    request_body,
-)
+from digitrec.web.admin import COOKIE, STYLE, HTMLLogin, render_corrections, same, session_value
+from digitrec.web.answers import ERRORS
+from digitrec.web.deps import MetricsDep, RegistryDep, SettingsDep, StoreDep, client_key
 from digitrec.web.settings import Settings
+from digitrec.web.submission import Submission, read_submission, request_body
 
 router = APIRouter(tags=["feedback"])
 FAILED_LOGIN_DELAY = 1.0  # seconds added to every wrong token, on top of the per-client limit
@@ -57,9 +47,9 @@ async def feedback(
             headers={"Retry-After": str(wait)},
         )
     submission = await read_submission(request, settings, schemas.FeedbackOptions, schemas.FeedbackRequest, False)
-    name, predictor = registry.get(submission.options.model)
+    name, reader = registry.get(submission.options.model)
     # Decoding, preprocessing, the PNG and the database write are all blocking work.
-    row = await run_in_threadpool(store_correction, submission, settings, store, name, predictor)
+    row = await run_in_threadpool(store_correction, submission, store, name, reader)
     metrics.feedback.labels(str(row.label)).inc()
     body = {
         "id": row.id,
@@ -86,14 +76,9 @@ async def take_back(row_id: int, store: StoreDep, x_undo_token: Annotated[str, H
     return Response(status_code=204)
 
 
-def store_correction(
-    submission: Submission, settings: Settings, store: Store, name: str, predictor: Predictor
-) -> Correction:
-    picture = next(pictures(submission, settings))
-    try:
-        model_input = preprocess(picture)
-    except EmptyDrawingError:
-        raise EmptyDrawingError("nothing drawn: draw a digit first") from None
+def store_correction(submission: Submission, store: Store, name: str, reader: Reader) -> Correction:
+    picture = reader.picture(submission.drawings[0])
+    seen = model_input(picture)
     try:
         image_png = drawing_png(picture)
     except (ValueError, OSError) as exc:  # a pixel format Pillow cannot convert
@@ -104,8 +89,8 @@ def store_correction(
         predicted=options.predicted,
         kind=options.kind,
         model=name,
-        model_version=predictor.version,
-        model_input=model_input,
+        model_version=reader.version,
+        model_input=seen,
         image_png=image_png,
         replaces=(options.replaces, options.undo) if options.replaces is not None and options.undo else None,
     )
@@ -179,14 +164,3 @@ def unauthorized(request: Request, message: str) -> Exception:
     if "text/html" in request.headers.get("accept", ""):
         return HTMLLogin(message)
     return HTTPException(401, message, headers={"WWW-Authenticate": "Bearer"})
-
-
-class HTMLLogin(Exception):
-    """A browser without the token: answered 401 with the login form (see app.py's handler)."""
-
-    def __init__(self, message: str) -> None:
-        self.message = message
-
-
-def login_page(message: str) -> HTMLResponse:
-    return HTMLResponse(render_login(message), status_code=401)

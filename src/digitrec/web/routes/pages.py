@@ -10,7 +10,7 @@ from fastapi.responses import FileResponse, PlainTextResponse, Response
 
 from digitrec import __version__
 from digitrec.web import schemas
-from digitrec.web.routes.common import MetricsDep, RegistryDep
+from digitrec.web.deps import MetricsDep, RegistryDep
 
 WEB_DIR = Path(__file__).resolve().parent.parent
 router = APIRouter(tags=["meta"])
@@ -27,13 +27,13 @@ async def list_models(registry: RegistryDep) -> list[dict[str, Any]]:
     return [
         {
             "name": name,
-            "description": p.metadata.get("description", ""),
-            "accuracy": p.accuracy,
-            "parameters": p.parameters,
-            "version": p.version,
+            "description": r.predictor.card.description,
+            "accuracy": r.predictor.card.accuracy,
+            "parameters": r.predictor.card.parameters,
+            "version": r.version,
             "default": name == registry.default,
         }
-        for name, p in registry.models.items()
+        for name, r in registry.models.items()
     ]
 
 

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import asyncio
 import time
 from typing import Any
 
@@ -10,25 +11,17 @@ from fastapi import APIRouter, Request
 from fastapi.concurrency import run_in_threadpool
 from fastapi.responses import PlainTextResponse, Response
 
-from digitrec.decode import rgba_bytes_to_image
 from digitrec.errors import InputError
-from digitrec.explain import explain
-from digitrec.preprocess import preprocess
+from digitrec.reading.decode import rgba_bytes_to_image
+from digitrec.reading.explain import explain
+from digitrec.reading.inference import DigitReading
+from digitrec.reading.reader import Drawing, Reader
 from digitrec.web import schemas
+from digitrec.web.answers import ERRORS, answer, reading_body
+from digitrec.web.deps import MetricsDep, RegistryDep, SettingsDep
 from digitrec.web.inputs import compact_byte_values
-from digitrec.web.routes.common import (
-    ERRORS,
-    MetricsDep,
-    RegistryDep,
-    SettingsDep,
-    answer,
-    model_inputs,
-    parse_json,
-    read_batch,
-    read_submission,
-    reading_body,
-    request_body,
-)
+from digitrec.web.settings import Settings
+from digitrec.web.submission import parse_json, read_submission, request_body
 
 router = APIRouter(tags=["prediction"])
 
@@ -46,22 +39,22 @@ async def predict(request: Request, settings: SettingsDep, registry: RegistryDep
     started = time.perf_counter()
     submission = await read_submission(request, settings, schemas.PredictOptions, schemas.PredictRequest, many=False)
     options = submission.options
-    name, predictor = registry.get(options.model)
-    inputs = model_inputs(submission, settings)
-    reading = predictor.read(inputs)[0]
+    name, reader = registry.get(options.model)
+    reading = reader.digit(submission.drawings[0])
+    seen = reading.input if reading.input is not None else np.zeros((28, 28), np.float32)
     body = reading_body(name, reading, options.top_k, metrics)
     if options.include_input:
-        body["input"] = np.round(inputs[0], 4).tolist()
+        body["input"] = np.round(seen, 4).tolist()
     if options.explain:
         # Occlusion runs the model ~50 times: off the event loop, so other requests go on.
-        heatmap = await run_in_threadpool(explain, predictor, inputs[0], reading.digit)
-        runner_up = int(np.argsort(-reading.probabilities)[1])
+        heatmap = await run_in_threadpool(explain, reader.predictor, seen, reading.digit)
+        runner_up = reading.runner_up
         body["explanation"] = {
             "heatmap": np.round(heatmap, 4).tolist(),
             "runner_up": {"digit": runner_up, "probability": round(float(reading.probabilities[runner_up]), 6)},
             "method": "occlusion sensitivity: 6x6 patches blanked, drop in the answer's probability",
         }
-    return answer(body, name, predictor, started)
+    return answer(schemas.PredictionOut, body, name, reader, started)
 
 
 @router.post(
@@ -76,10 +69,31 @@ async def predict_batch(
 ) -> Response:
     started = time.perf_counter()
     submission = await read_submission(request, settings, schemas.PredictOptions, schemas.BatchRequest, many=True)
-    name, predictor = registry.get(submission.options.model)
-    readings = await read_batch(submission, settings, predictor)
+    name, reader = registry.get(submission.options.model)
+    readings = await read_batch(submission.drawings, settings, reader)
     top_k = submission.options.top_k
-    return answer({"predictions": [reading_body(name, r, top_k, metrics) for r in readings]}, name, predictor, started)
+    body = {"predictions": [reading_body(name, r, top_k, metrics) for r in readings]}
+    return answer(schemas.BatchOut, body, name, reader, started)
+
+
+# A batch gives the event loop back every this many drawings (about 10 ms of work), so that a
+# worker reading a big batch (DIGITREC_MAX_BATCH can be raised) still answers /healthz and its
+# other requests meanwhile.
+BATCH_STEP = 8
+
+
+async def read_batch(drawings: list[Drawing], settings: Settings, reader: Reader) -> list[DigitReading]:
+    """Every drawing of a batch read, step by step: decoding, preprocessing and the model."""
+    inputs = []
+    for count, model_input in enumerate(reader.inputs(drawings, settings.max_batch_pixels), 1):
+        inputs.append(model_input)
+        if count % BATCH_STEP == 0:
+            await asyncio.sleep(0)
+    readings: list[DigitReading] = []
+    for start in range(0, len(inputs), BATCH_STEP):
+        readings += reader.read_inputs(np.stack(inputs[start : start + BATCH_STEP]))
+        await asyncio.sleep(0)
+    return readings
 
 
 @router.post(
@@ -104,8 +118,8 @@ async def seed_predict(request: Request, registry: RegistryDep, metrics: Metrics
         picture = rgba_bytes_to_image(values)
     except (ValueError, TypeError) as exc:
         raise InputError("RGBA values must be numbers from 0 to 255") from exc
-    name, predictor = registry.get(None)
-    reading = predictor.read(preprocess(picture)[None])[0]
+    name, reader = registry.get(None)
+    reading = reader.digit(picture)
     metrics.predictions.labels(name, str(reading.digit)).inc()
     return PlainTextResponse(str(reading.digit))
 

@@ -1,0 +1,1 @@
+"""What makes and measures models (torch): data, drawings, models, training, evaluation, export."""

@@ -1,0 +1,1 @@
+"""What serving runs, torch-free: a drawing in, a reading out."""

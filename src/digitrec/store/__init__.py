@@ -1,0 +1,1 @@
+"""People's corrections: the SQLAlchemy store and its Alembic migrations."""

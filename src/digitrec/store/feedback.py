@@ -1,0 +1,246 @@
+"""Corrections from users, stored through SQLAlchemy (SQLite by default, PostgreSQL by URL).
+
+The schema is owned by Alembic migrations (`digitrec/migrations`); `open_store` brings a database
+to the newest revision before use. Every write is committed before it is acknowledged, and SQLite
+runs with a write-ahead log and synchronous=FULL, so a killed server loses no acknowledged row.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import datetime as dt
+import hashlib
+import hmac
+import io
+import logging
+import os
+from collections import Counter
+from collections.abc import Iterator
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+from PIL import Image
+from sqlalchemy import DateTime, Integer, LargeBinary, String, create_engine, event, func, select
+from sqlalchemy.engine import Engine, make_url
+from sqlalchemy.exc import SQLAlchemyError
+from sqlalchemy.orm import DeclarativeBase, Mapped, Session, mapped_column, sessionmaker
+
+from digitrec.errors import DigitrecError, InputError, StoreUnavailable
+from digitrec.reading.preprocess import ink_image
+
+DATABASE_URL_ENV = "DIGITREC_DATABASE_URL"
+UNAVAILABLE = "feedback store unavailable"
+# A stored drawing fits in this square: an 8-bit PNG of it is at most ~66 kB, so that a row
+# (with the 784-byte model input) stays under 100 kB whatever was uploaded.
+DRAWING_SIDE = 256
+log = logging.getLogger("digitrec.store.feedback")
+
+
+class Base(DeclarativeBase):
+    pass
+
+
+class Correction(Base):
+    __tablename__ = "corrections"
+
+    id: Mapped[int] = mapped_column(Integer, primary_key=True, autoincrement=True)
+    created_at: Mapped[dt.datetime] = mapped_column(DateTime(timezone=True), index=True)
+    label: Mapped[int] = mapped_column(Integer)
+    predicted: Mapped[int | None] = mapped_column(Integer, nullable=True)
+    model: Mapped[str] = mapped_column(String(200))
+    model_version: Mapped[str] = mapped_column(String(200))
+    # The 28x28 model input as 784 bytes (0-255): what a fine-tune trains on.
+    input: Mapped[bytes] = mapped_column(LargeBinary)
+    # The drawing's ink (dark on white), reduced to fit DRAWING_SIDE, as PNG: enough to
+    # re-preprocess a correction later, and bounded whatever was uploaded.
+    image_png: Mapped[bytes] = mapped_column(LargeBinary)
+    # "correction" (the model was wrong) or "confirmation" (the user said it was right).
+    kind: Mapped[str] = mapped_column(String(20), default="correction", server_default="correction")
+
+
+@dataclass
+class Stats:
+    total: int
+    per_label: dict[int, int]
+    per_model: dict[str, int]
+    confusion: dict[tuple[int | None, int], int]  # (predicted, corrected label) -> count
+
+
+def redact(url: str) -> str:
+    """A database URL fit for a log line: no password (and nothing at all if it cannot be parsed)."""
+    try:
+        return make_url(url).render_as_string(hide_password=True)
+    except Exception:  # an unparseable URL may still hold a password: show none of it
+        return "<a database URL that cannot be parsed>"
+
+
+def scrub(text: str, url: str) -> str:
+    """`text` (a driver's error message) without the URL or its password."""
+    text = text.replace(url, redact(url))
+    try:
+        password = make_url(url).password
+    except Exception:
+        password = None
+    return text.replace(str(password), "***") if password else text
+
+
+def drawing_png(picture: Image.Image | np.ndarray) -> bytes:
+    """Any decoded upload (CMYK, 16-bit, float TIFF...) -> its ink, dark on white, at most
+    DRAWING_SIDE on a side, as an 8-bit grayscale PNG."""
+    ink = ink_image(picture)
+    ink.thumbnail((DRAWING_SIDE, DRAWING_SIDE), Image.Resampling.LANCZOS)
+    buffer = io.BytesIO()
+    Image.eval(ink, lambda v: 255 - v).save(buffer, format="PNG", optimize=False)
+    return buffer.getvalue()
+
+
+def default_database_url() -> str:
+    from platformdirs import user_data_dir
+
+    folder = Path(user_data_dir("digitrec"))
+    folder.mkdir(parents=True, exist_ok=True)
+    return f"sqlite:///{folder / 'feedback.db'}"
+
+
+def resolve_database_url(explicit: str | None = None) -> str:
+    """`--db`, else $DIGITREC_DATABASE_URL, else a SQLite file in the user data folder.
+    A plain path is taken as a SQLite file."""
+    url = explicit or os.environ.get(DATABASE_URL_ENV) or default_database_url()
+    return url if "://" in url else f"sqlite:///{Path(url).expanduser().resolve()}"
+
+
+def _durable_sqlite(engine: Engine) -> None:
+    @event.listens_for(engine, "connect")
+    def set_pragmas(connection: Any, _record: Any) -> None:
+        cursor = connection.cursor()
+        cursor.execute("PRAGMA journal_mode=WAL")
+        cursor.execute("PRAGMA synchronous=FULL")
+        cursor.execute("PRAGMA busy_timeout=10000")
+        cursor.close()
+
+
+def migrate(url: str) -> None:
+    """Bring the database to the newest Alembic revision."""
+    from alembic import command
+    from alembic.config import Config
+
+    config = Config()
+    config.set_main_option("script_location", str(Path(__file__).parent / "migrations"))
+    config.set_main_option("sqlalchemy.url", url.replace("%", "%%"))
+    try:
+        command.upgrade(config, "head")
+    except Exception as exc:  # connection refused, bad credentials, read-only file...
+        raise DigitrecError(f"cannot open the feedback database {redact(url)}: {scrub(str(exc), url)}") from None
+
+
+def undo_token(row: Correction) -> str:
+    """A token only the poster of an answer knows (it hashes the row's id and its 28x28 input),
+    so that no one else can take a stored answer back or replace it."""
+    return hashlib.sha256(str(row.id).encode() + b":" + bytes(row.input)).hexdigest()[:32]
+
+
+class Store:
+    def __init__(self, url: str) -> None:
+        self.url = url
+        try:
+            self.engine = create_engine(url, pool_pre_ping=True)
+        except Exception as exc:  # bad URL or missing driver: say which
+            raise DigitrecError(f"cannot use database {redact(url)}: {scrub(str(exc), url)}") from None
+        if self.engine.dialect.name == "sqlite":
+            _durable_sqlite(self.engine)
+        self.sessions = sessionmaker(self.engine, expire_on_commit=False)
+
+    def add(
+        self,
+        *,
+        label: int,
+        predicted: int | None,
+        model: str,
+        model_version: str,
+        model_input: np.ndarray,
+        image_png: bytes,
+        kind: str = "correction",
+        replaces: tuple[int, str] | None = None,
+    ) -> Correction:
+        """Store one answer; with `replaces` (id, undo token), the earlier answer for the same
+        drawing goes in the same transaction, so a changed mind leaves exactly one row."""
+        row = Correction(
+            created_at=dt.datetime.now(dt.UTC),
+            label=label,
+            predicted=predicted,
+            kind=kind,
+            model=model,
+            model_version=model_version,
+            input=np.clip(np.round(np.asarray(model_input) * 255), 0, 255).astype(np.uint8).tobytes(),
+            image_png=image_png,
+        )
+        with self._reachable(), self.sessions.begin() as session:
+            if replaces is not None and not self._delete_in(session, *replaces):
+                raise InputError(f"`replaces`: there is no answer #{replaces[0]} with that undo token")
+            session.add(row)
+        return row
+
+    def delete(self, row_id: int, token: str) -> bool:
+        """Take an answer back (the page's Undo); only with the token its poster was given."""
+        with self._reachable(), self.sessions.begin() as session:
+            return self._delete_in(session, row_id, token)
+
+    @staticmethod
+    def _delete_in(session: Session, row_id: int, token: str) -> bool:
+        row = session.get(Correction, row_id)
+        if row is None or not hmac.compare_digest(undo_token(row), token):
+            return False
+        session.delete(row)
+        return True
+
+    def recent(self, limit: int = 100, offset: int = 0) -> list[Correction]:
+        """The newest corrections first, `limit` of them after skipping `offset`."""
+        query = select(Correction).order_by(Correction.id.desc()).offset(offset).limit(limit)
+        with self._reachable(), Session(self.engine) as session:
+            return list(session.scalars(query))
+
+    def count(self) -> int:
+        with self._reachable(), Session(self.engine) as session:
+            return int(session.scalar(select(func.count()).select_from(Correction)) or 0)
+
+    @contextlib.contextmanager
+    def _reachable(self) -> Iterator[None]:
+        """Database errors as StoreUnavailable, whose message is safe to show; the cause is logged
+        without the URL's password."""
+        try:
+            yield
+        except SQLAlchemyError as exc:
+            log.warning("feedback database %s: %s", redact(self.url), scrub(str(exc).splitlines()[0], self.url))
+            raise StoreUnavailable(UNAVAILABLE) from None
+
+    def ids(self) -> set[int]:
+        with Session(self.engine) as session:
+            return set(session.scalars(select(Correction.id)))
+
+    def dataset(self) -> tuple[np.ndarray, np.ndarray]:
+        """All corrections as MNIST-style uint8 images (N, 28, 28) and labels, oldest first."""
+        with Session(self.engine) as session:
+            rows = session.execute(select(Correction.input, Correction.label).order_by(Correction.id)).all()
+        images = np.array([np.frombuffer(r.input, dtype=np.uint8).reshape(28, 28) for r in rows], dtype=np.uint8)
+        return images.reshape(-1, 28, 28), np.array([r.label for r in rows], dtype=np.int64)
+
+    def stats(self) -> Stats:
+        with Session(self.engine) as session:
+            rows = session.execute(select(Correction.label, Correction.predicted, Correction.model)).all()
+        return Stats(
+            total=len(rows),
+            per_label=dict(sorted(Counter(r.label for r in rows).items())),
+            per_model=dict(sorted(Counter(r.model for r in rows).items())),
+            confusion=dict(Counter((r.predicted, r.label) for r in rows)),
+        )
+
+    def close(self) -> None:
+        self.engine.dispose()
+
+
+def open_store(url: str | None = None) -> Store:
+    resolved = resolve_database_url(url)
+    migrate(resolved)
+    return Store(resolved)

@@ -1,0 +1,102 @@
+"""What the routers depend on: the registry of readers, the settings, the store, the metrics,
+and per-client throttles."""
+
+from __future__ import annotations
+
+import time
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Annotated
+
+from fastapi import Depends, HTTPException, Request
+from limits import RateLimitItem, parse
+from limits.storage import MemoryStorage
+from limits.strategies import MovingWindowRateLimiter
+
+from digitrec.errors import DigitrecError, StoreUnavailable
+from digitrec.reading.reader import Reader
+from digitrec.store.feedback import UNAVAILABLE, Store
+from digitrec.web.metrics import Metrics
+from digitrec.web.settings import Settings
+
+
+@dataclass
+class Registry:
+    """The models this server answers with, by the name clients use (never a file path)."""
+
+    models: dict[str, Reader]
+    default: str
+
+    @classmethod
+    def of(cls, readers: dict[str, Reader], wanted_default: str) -> Registry:
+        # A checkpoint folder is named by its last part: its path is nobody's business.
+        models = {public_name(name): r for name, r in readers.items()}
+        default = public_name(wanted_default) if public_name(wanted_default) in models else next(iter(models))
+        return cls(models, default)
+
+    def get(self, name: str | None) -> tuple[str, Reader]:
+        chosen = name or self.default
+        if chosen not in self.models:
+            raise HTTPException(
+                404, f"unknown model {chosen!r}: choose one of {', '.join(self.models)} (see /api/models)"
+            )
+        return chosen, self.models[chosen]
+
+
+class Throttle:
+    """At most `rule` (the `limits` notation: "30/minute") per key, in this worker's memory;
+    an empty rule lets everything through."""
+
+    def __init__(self, rule: str) -> None:
+        try:
+            self.item: RateLimitItem | None = parse(rule) if rule else None
+        except ValueError as exc:
+            raise DigitrecError(f'cannot read the rate limit {rule!r}: write it like "30/minute"') from exc
+        self.limiter = MovingWindowRateLimiter(MemoryStorage())
+
+    def allow(self, key: str) -> bool:
+        return self.item is None or self.limiter.hit(self.item, key)
+
+    def seconds_to_wait(self, key: str) -> int:
+        if self.item is None:
+            return 0
+        reset = self.limiter.get_window_stats(self.item, key).reset_time
+        return max(1, int(reset - time.time()) + 1)
+
+
+def client_key(request: Request) -> str:
+    return request.client.host if request.client else "unknown"
+
+
+def public_name(reference: str) -> str:
+    return Path(reference).name if ("/" in reference or "\\" in reference) else reference
+
+
+# The dependencies are `async def` though they do not await: FastAPI runs a plain `def`
+# dependency in its thread pool, and three such hops per request took a third of its time.
+async def get_settings(request: Request) -> Settings:
+    settings: Settings = request.app.state.settings
+    return settings
+
+
+async def get_registry(request: Request) -> Registry:
+    registry: Registry = request.app.state.registry
+    return registry
+
+
+async def get_metrics(request: Request) -> Metrics:
+    metrics: Metrics = request.app.state.metrics
+    return metrics
+
+
+async def get_store(request: Request) -> Store:
+    store: Store | None = request.app.state.store
+    if store is None:  # the database could not be opened at start; reading digits still works
+        raise StoreUnavailable(UNAVAILABLE)
+    return store
+
+
+SettingsDep = Annotated[Settings, Depends(get_settings)]
+RegistryDep = Annotated[Registry, Depends(get_registry)]
+MetricsDep = Annotated[Metrics, Depends(get_metrics)]
+StoreDep = Annotated[Store, Depends(get_store)]
