@@ -20,7 +20,8 @@ ROOT = Path(__file__).resolve().parent.parent
 RESULTS = ROOT / "BENCHMARKS.md"
 sys.path.insert(0, str(ROOT / "tests"))  # the tests' stroke templates and server subprocess helpers
 
-from server_process import free_port, serve_command, wait_until_answering  # noqa: E402
+import server_process  # noqa: E402
+from server_process import free_port  # noqa: E402
 
 
 def machine() -> str:
@@ -98,18 +99,8 @@ def drawn_digit_strokes(digit: int = 7, size: int = 280, seed: int = 1, spacing:
 def running_server(workers: int = 1, extra: list[str] | None = None) -> Iterator[tuple[str, subprocess.Popen[bytes]]]:
     """`digitrec serve` in a subprocess on a free port, ready when /healthz answers."""
     port = free_port()
-    command = serve_command(port, "--workers", str(workers), "--log-level", "warning", *(extra or []))
-    process = subprocess.Popen(command, stdout=subprocess.DEVNULL, stderr=subprocess.PIPE)
-    url = f"http://127.0.0.1:{port}"
+    process = server_process.start(port, "--workers", str(workers), "--log-level", "warning", *(extra or []))
     try:
-        if not wait_until_answering(url, process):
-            if process.poll() is not None:
-                raise RuntimeError(f"server exited: {process.stderr.read().decode() if process.stderr else ''}")
-            raise RuntimeError("server did not start within 60 s")
-        yield url, process
+        yield f"http://127.0.0.1:{port}", process
     finally:
-        process.terminate()
-        try:
-            process.wait(timeout=10)
-        except subprocess.TimeoutExpired:
-            process.kill()
+        server_process.stop(process)

@@ -24,7 +24,8 @@ ROOT = Path(__file__).resolve().parent.parent
 ARTIFACTS = ROOT / "test-artifacts"
 sys.path.insert(0, str(Path(__file__).parent))  # for tests/strokes.py and server_process.py
 
-from server_process import free_port, serve_command, wait_until_answering  # noqa: E402
+import server_process  # noqa: E402
+from server_process import free_port  # noqa: E402
 
 
 @pytest.fixture(scope="session", autouse=True)
@@ -106,26 +107,17 @@ def start_server(*args: str, log: Path | None = None) -> tuple[str, subprocess.P
     ARTIFACTS.mkdir(exist_ok=True)
     # One worker unless asked: tests read per-process state such as /metrics.
     workers = () if "--workers" in args else ("--workers", "1")
-    with log.open("w") as out:
-        process = subprocess.Popen(serve_command(port, *workers, *args), stdout=out, stderr=subprocess.STDOUT)
-    url = f"http://127.0.0.1:{port}"
-    if not wait_until_answering(url, process):
-        if process.poll() is not None:
-            pytest.fail(f"the server exited with {process.returncode}:\n{log.read_text()}")
-        process.kill()
-        pytest.fail(f"the server did not answer within 60 s:\n{log.read_text()}")
-    return url, process
+    try:
+        return f"http://127.0.0.1:{port}", server_process.start(port, *workers, *args, log=log)
+    except server_process.ServerDidNotStart as exc:
+        pytest.fail(str(exc))
 
 
 @pytest.fixture(scope="session")
 def server() -> Iterator[str]:
     url, process = start_server(log=ARTIFACTS / "server.log")
     yield url
-    process.terminate()
-    try:
-        process.wait(timeout=10)
-    except subprocess.TimeoutExpired:
-        process.kill()
+    server_process.stop(process)
 
 
 @pytest.fixture(scope="session")

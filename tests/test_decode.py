@@ -10,7 +10,7 @@ import pytest
 from PIL import Image
 
 from digitrec.errors import EmptyDrawingError, InputError, TooLargeError, UnsupportedFormatError
-from digitrec.reading.decode import Budget, decode_base64_image, decode_image, render_strokes, stroke_scale
+from digitrec.reading.decode import Budget, base64_bytes, decode_image, render_strokes, stroke_scale
 from digitrec.reading.preprocess import preprocess
 from strokes import digit_strokes
 
@@ -60,7 +60,7 @@ def test_garbage_is_not_an_image() -> None:
 @pytest.mark.parametrize("text", ["data:x", "data:image/png;base64", "data:"])
 def test_a_data_url_without_a_comma_is_a_clean_input_error(text: str) -> None:
     with pytest.raises(InputError, match="comma"):
-        decode_base64_image(text)
+        decode_image(base64_bytes(text))
 
 
 def test_cmyk_jpeg_is_read() -> None:
@@ -111,7 +111,7 @@ def test_big_png_is_refused_with_the_limit_named() -> None:
 def test_data_url_is_read_within_the_same_budget() -> None:
     data = encoded(Image.new("L", (1500, 1500), 255), "WEBP")
     with pytest.raises(TooLargeError):
-        decode_base64_image("data:image/webp;base64," + base64.b64encode(data).decode())
+        decode_image(base64_bytes("data:image/webp;base64," + base64.b64encode(data).decode()))
 
 
 @pytest.mark.parametrize(

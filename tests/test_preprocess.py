@@ -8,7 +8,7 @@ from PIL import Image, ImageFilter
 
 from conftest import on_white_canvas, png_bytes, probabilities_of
 from digitrec.errors import EmptyDrawingError, InputError
-from digitrec.reading.decode import decode_base64_image, decode_image, render_strokes, rgba_bytes_to_image
+from digitrec.reading.decode import base64_bytes, decode_image, render_strokes, rgba_bytes_to_image
 from digitrec.reading.inference import Predictor
 from digitrec.reading.preprocess import preprocess, stroke_width
 from digitrec.reading.reader import Reader
@@ -147,7 +147,7 @@ def test_data_url_and_bare_base64_are_both_read() -> None:
     import base64
 
     encoded = base64.b64encode(png_bytes(np.full((20, 20), 200, np.uint8))).decode()
-    bare, data_url = decode_base64_image(encoded), decode_base64_image("data:image/png;base64," + encoded)
+    bare, data_url = decode_image(base64_bytes(encoded)), decode_image(base64_bytes("data:image/png;base64," + encoded))
     assert np.asarray(bare).shape == np.asarray(data_url).shape == (20, 20)
 
 

@@ -98,6 +98,22 @@ def test_readme_python_runs_as_written(tmp_path: Path, monkeypatch: pytest.Monke
         exec(compile(block, "README.md", "exec"), {})
 
 
+def test_every_setting_is_documented() -> None:
+    """Each `DIGITREC_*` variable the server reads is in docs/serving.md's table."""
+    from digitrec.web.settings import Settings
+
+    table = (ROOT / "docs" / "serving.md").read_text()
+    missing = [name for name in Settings.model_fields if f"`DIGITREC_{name.upper()}`" not in table]
+    assert not missing, f"docs/serving.md does not document {missing}"
+
+
+def test_the_readme_is_short_and_its_links_resolve() -> None:
+    text = README.read_text()
+    assert len(text.splitlines()) <= 150
+    for target in re.findall(r"\]\(([^)#:]+)\)", text):
+        assert (ROOT / target).exists(), f"README links to {target}, which is not there"
+
+
 def as_run(command: str, port: int) -> str:
     """The command as the test runs it (see the module's docstring)."""
     command = re.sub(r"\b8000\b", str(port), command)

@@ -19,6 +19,7 @@ import uvicorn
 from conftest import free_port, start_server
 from digitrec.web.server import listening_socket, uvicorn_config
 from digitrec.web.settings import Settings
+from server_process import stop
 
 
 async def hello(scope: dict, receive: object, send: object) -> None:
@@ -96,11 +97,7 @@ def guarded_server(monkeypatch: pytest.MonkeyPatch, tmp_path: Path) -> Iterator[
     log = tmp_path / "server.log"
     url, process = start_server("--model", "seed-ann", log=log)
     yield url, int(url.rsplit(":", 1)[1]), log
-    process.terminate()
-    try:
-        process.wait(timeout=10)
-    except subprocess.TimeoutExpired:
-        process.kill()
+    stop(process)
 
 
 @pytest.mark.slow

@@ -9,29 +9,20 @@ from typing import Any
 
 import pytest
 
+import server_process
 from conftest import ARTIFACTS
 from e2e.helpers import close_page, digits_png, draw, number_reading, open_page, reading, text_of
-from server_process import free_port, serve_command, wait_until_answering
+from server_process import free_port, stop
 
 pytestmark = pytest.mark.slow
 
 
 def start(port: int, log_name: str) -> subprocess.Popen[bytes]:
     ARTIFACTS.mkdir(exist_ok=True)
-    with (ARTIFACTS / log_name).open("w") as log:
-        process = subprocess.Popen(serve_command(port, "--workers", "1"), stdout=log, stderr=subprocess.STDOUT)
-    if not wait_until_answering(f"http://127.0.0.1:{port}", process):
-        process.kill()
-        pytest.fail(f"the server did not start:\n{(ARTIFACTS / log_name).read_text()}")
-    return process
-
-
-def stop(process: subprocess.Popen[bytes]) -> None:
-    process.terminate()
     try:
-        process.wait(timeout=10)
-    except subprocess.TimeoutExpired:
-        process.kill()
+        return server_process.start(port, "--workers", "1", log=ARTIFACTS / log_name)
+    except server_process.ServerDidNotStart as exc:
+        pytest.fail(str(exc))
 
 
 @pytest.fixture()

@@ -84,9 +84,10 @@ def add_evaluate(commands: Any, shared: dict[str, argparse.ArgumentParser]) -> N
     )
     evaluate.add_argument(
         "--dataset",
-        choices=("mnist-test", "writers", "non-digits"),
+        choices=("mnist-test", "writers", "non-digits", "numbers"),
         default="mnist-test",
-        help="MNIST's test set, the held-out pendigits writers drawn as the page draws, or the non-digit drawings",
+        help="MNIST's test set, the held-out pendigits writers drawn as the page draws, the non-digit drawings, "
+        "or 200 whole numbers of the held-out writers written as people write them (read as strokes and as pictures)",
     )
     evaluate.add_argument("--json", action="store_true", help="print one JSON object")
     evaluate.add_argument("--report", metavar="DIR", help="write confusion, error and training-curve PNGs here")
@@ -314,12 +315,31 @@ def cmd_evaluate(args: argparse.Namespace) -> int:
     return 0
 
 
+def evaluate_numbers(args: argparse.Namespace) -> int:
+    from digitrec.learning.numbers_eval import evaluate_numbers
+    from digitrec.reading.reader import Reader
+
+    if args.record:
+        fail("--record keeps the digit data sets' figures; the numbers' are in docs/models.md")
+    result = evaluate_numbers(Reader(args.model, threads=args.threads)).as_dict()
+    if args.json:
+        print(json.dumps(result))
+    else:
+        print(
+            f"{args.model}: {result['strokes_accuracy']:.2%} of {result['n']} numbers read exactly as strokes, "
+            f"{result['picture_accuracy']:.2%} as pictures"
+        )
+    return 0
+
+
 def evaluate_other(args: argparse.Namespace, folder: Path) -> int:
     """`evaluate --dataset writers|non-digits`: the figures in README's table, --record stores them."""
     from digitrec.learning.evaluate import evaluate_dataset, record
 
     if args.preprocess or args.report:
         fail("--preprocess and --report go with the MNIST test set (--dataset mnist-test)")
+    if args.dataset == "numbers":
+        return evaluate_numbers(args)
     report = evaluate_dataset(args.model, args.dataset, args.data_dir, threads=args.threads)
     result = report.as_dict()
     if args.record:

@@ -195,13 +195,6 @@ def _readable_mode(image: Image.Image) -> Image.Image:
         ) from exc
 
 
-def decode_base64_image(
-    text: str, max_pixels: int | None = None, *, budget: Budget = BUDGET
-) -> Image.Image | np.ndarray:
-    """Decode a data URL (data:image/png;base64,...) or bare base64 text into an image."""
-    return decode_image(base64_bytes(text), max_pixels, budget=budget)
-
-
 def base64_bytes(text: str) -> bytes:
     """The file in a data URL (data:image/png;base64,...) or in bare base64 text."""
     if text.startswith("data:"):

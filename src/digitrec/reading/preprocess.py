@@ -254,11 +254,6 @@ def _as_pixels(image: np.ndarray) -> np.ndarray:
     return np.clip(image, 0, 255).astype(np.uint8)
 
 
-def ink_map(image: Image.Image | np.ndarray) -> np.ndarray:
-    """Float32 (H, W) in [0, 1]: the ink of `ink_image`, full size."""
-    return np.asarray(ink_image(image), dtype=np.float32) / 255.0
-
-
 def crop_to_ink(ink: np.ndarray) -> np.ndarray:
     rows, cols = np.flatnonzero(ink.any(axis=1)), np.flatnonzero(ink.any(axis=0))
     if rows.size == 0:
