@@ -18,6 +18,7 @@ setup-dev:
 test: setup-dev  ## the whole suite: unit, API, real server, real browser, shipped-model accuracy
 	$(VENV)/ruff check src tests benchmarks
 	$(VENV)/mypy
+	cd frontend && npm run --silent typecheck && npm test --silent
 	$(VENV)/pytest -q $(ARGS)
 
 test-fast: setup-dev  ## without the slow end-to-end tests
@@ -27,6 +28,7 @@ lint: setup-dev
 	$(VENV)/ruff check src tests benchmarks
 	$(VENV)/ruff format --check src tests benchmarks
 	$(VENV)/mypy
+	cd frontend && npm run --silent typecheck
 
 bench: setup-dev  ## every benchmark; results are appended to BENCHMARKS.md
 	$(VENV)/python -m benchmarks all
