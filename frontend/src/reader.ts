@@ -43,6 +43,7 @@ export async function describeMode(): Promise<void> {
   showReadingMode("Loading the model onto this device…", "server");
   try {
     await reader;
+    if (performance.getEntriesByName("digitrec:device-ready").length === 0) performance.mark("digitrec:device-ready");
     if (modelSelect.value !== model) return;
     showReadingMode(
       state.mode === "number"
