@@ -29,5 +29,7 @@ export async function loadDeviceReader(model: string): Promise<DeviceReader> {
     const out = await session.run({ [session.inputNames[0]]: new ort.Tensor("float32", input, [1, 1, size, size]) });
     return out[session.outputNames[0]].data as Float32Array;
   };
+  // One run now: the first reading would otherwise pay for the graph's first-run set-up.
+  await run(new Float32Array(size * size));
   return { card, read: (drawing) => readDrawing(drawing, card, run) };
 }
