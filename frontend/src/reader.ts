@@ -60,9 +60,13 @@ export async function describeMode(): Promise<void> {
 export function schedulePrediction(now: boolean): void {
   clearTimeout(pending);
   clearTimeout(retryTimer);
-  const wait = now ? 0 : Math.max(0, THROTTLE_MS - (performance.now() - lastSent));
-  pending = setTimeout(predict, wait);
   readingState("waiting");
+  if (now) {
+    // At pen-up the answer is wanted in this frame: no timer's delay before reading.
+    predict();
+    return;
+  }
+  pending = setTimeout(predict, Math.max(0, THROTTLE_MS - (performance.now() - lastSent)));
 }
 
 export function cancelPrediction(): void {
