@@ -39,10 +39,10 @@ def _scaled(drawing: Drawing, factor: float, side: int, pen: float, rng: np.rand
     return Drawing(strokes, side, side, pen)
 
 
-def parity_drawings(seed: int = 25) -> tuple[list[Drawing], list[str]]:
-    """1,250 drawings and the kind of each."""
+def parity_drawings(pendigits: Path | None = None, seed: int = 25) -> tuple[list[Drawing], list[str]]:
+    """1,050 drawings and the kind of each."""
     rng = np.random.default_rng(seed)
-    digits = held_out_writers()
+    digits = held_out_writers(pendigits)
     picked = [digits[i] for i in rng.choice(len(digits), 900, replace=False)]
     pen, _ = pen_digit_drawings(picked, copies=1, seed=seed)
     others, _ = non_digit_drawings(150, seed=seed)
@@ -102,8 +102,8 @@ def run_device_road(card: dict[str, object], graph: Path, requests: list[dict[st
 
 
 @pytest.mark.slow
-def test_device_reads_as_the_server(cnn: Predictor, tmp_path: Path) -> None:
-    drawings, kinds = parity_drawings()
+def test_device_reads_as_the_server(cnn: Predictor, pendigits_dir: Path, tmp_path: Path) -> None:
+    drawings, kinds = parity_drawings(pendigits_dir)
     requests = [_as_request(d) for d in drawings]
     device = run_device_road(device_card(cnn, "cnn"), graph_path(cnn), requests, tmp_path)
     assert len(device) == len(drawings) >= 1000
