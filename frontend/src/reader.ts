@@ -15,6 +15,8 @@ let requestSeq = 0;
 let shownSeq = 0;
 let retryDelay = 0; // 0: the last request reached the server
 let inFlight = false;
+let deviceReady = false; // the chosen model's device reader has loaded
+const DEVICE_THROTTLE_MS = 40;
 let again = false;
 
 // The device reader of each model, once loaded (or why not).
@@ -36,6 +38,7 @@ export function deviceReader(model: string): Promise<DeviceReader> | null {
 export async function describeMode(): Promise<void> {
   const model = modelSelect.value;
   const reader = deviceReader(model);
+  deviceReady = false;
   if (reader === null) {
     showReadingMode("Reads on the server.", "server");
     return;
@@ -43,6 +46,7 @@ export async function describeMode(): Promise<void> {
   showReadingMode("Loading the model onto this device…", "server");
   try {
     await reader;
+    deviceReady = true;
     if (performance.getEntriesByName("digitrec:device-ready").length === 0) performance.mark("digitrec:device-ready");
     if (modelSelect.value !== model) return;
     showReadingMode(
@@ -53,6 +57,7 @@ export async function describeMode(): Promise<void> {
     );
   } catch (error) {
     readers.delete(model); // tried again next time
+    deviceReady = false;
     showReadingMode(`Reads on the server (this device cannot: ${(error as Error).message}).`, "server");
   }
 }
@@ -66,7 +71,10 @@ export function schedulePrediction(now: boolean): void {
     predict();
     return;
   }
-  pending = setTimeout(predict, Math.max(0, THROTTLE_MS - (performance.now() - lastSent)));
+  // On the device a reading takes a few milliseconds: read live, about every other frame.
+  const onDevice = state.mode === "digit" && !state.picture && !state.explainOn && deviceReady;
+  const throttle = onDevice ? DEVICE_THROTTLE_MS : THROTTLE_MS;
+  pending = setTimeout(predict, Math.max(0, throttle - (performance.now() - lastSent)));
 }
 
 export function cancelPrediction(): void {
