@@ -141,3 +141,23 @@ def test_device_reads_as_the_server(cnn: Predictor, pendigits_dir: Path, tmp_pat
     assert same >= 0.999 * compared, mismatches[:20]
     assert worst_pixel <= 2 / 255, mismatches[:20]
     assert worst_probability <= 0.01, mismatches[:20]
+
+
+@pytest.mark.slow
+@pytest.mark.parametrize("name", ["mlp", "seed-ann"])
+def test_the_other_shipped_models_read_alike(
+    name: str, predictors: dict[str, Predictor], pendigits_dir: Path, tmp_path: Path
+) -> None:
+    """The page offers every shipped model: seed-ann's calibration has a confidence map too."""
+    predictor = predictors[name]
+    drawings, _ = parity_drawings(pendigits_dir)
+    requests = [_as_request(d) for d in drawings[::5]]
+    device = run_device_road(device_card(predictor, name), graph_path(predictor), requests, tmp_path)
+    for request, answer in zip(requests, device, strict=True):
+        reading = predictor.read(preprocess(render_strokes(**request))[None])[0]  # type: ignore[arg-type]
+        assert (answer["digit"], answer["uncertain"], answer["not_a_digit"]) == (
+            reading.digit,
+            reading.uncertain,
+            reading.not_a_digit,
+        )
+        assert np.abs(np.asarray(answer["probabilities"]) - reading.probabilities).max() <= 0.01
