@@ -19,6 +19,7 @@ test: setup-dev  ## the whole suite: lint, types, unit, API, real server, real b
 	$(VENV)/ruff check src tests benchmarks
 	$(VENV)/ruff format --check src tests benchmarks
 	$(VENV)/mypy
+	cd frontend && npm run --silent typecheck && npm test --silent
 	$(VENV)/pytest -q $(ARGS)
 
 test-fast: setup-dev  ## without the slow end-to-end tests
@@ -28,6 +29,7 @@ lint: setup-dev
 	$(VENV)/ruff check src tests benchmarks
 	$(VENV)/ruff format --check src tests benchmarks
 	$(VENV)/mypy
+	cd frontend && npm run --silent typecheck
 
 bench: setup-dev  ## every benchmark; results are appended to BENCHMARKS.md
 	$(VENV)/python -m benchmarks all

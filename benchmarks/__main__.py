@@ -1,10 +1,10 @@
-"""python -m benchmarks [serving|inference|training|training-full|page|memory|worst-case|paper|all]"""
+"""python -m benchmarks [serving|inference|training|training-full|page|page-device|memory|worst-case|paper|all]"""
 
 from __future__ import annotations
 
 import sys
 
-from benchmarks import inference, memory, page, paper, serving, training, worst_case
+from benchmarks import inference, memory, page, page_device, paper, serving, training, worst_case
 
 BENCHMARKS = {
     "inference": inference.main,
@@ -12,6 +12,7 @@ BENCHMARKS = {
     "training": training.fast,
     "training-full": training.full,
     "page": page.main,
+    "page-device": page_device.main,
     "memory": memory.main,
     "worst-case": worst_case.main,
     "paper": paper.main,

@@ -21,6 +21,26 @@ if [ ! -f "$stamp" ]; then
   touch "$stamp"
 fi
 
+# The page (frontend/): npm ci when the lock file changed, the build when the sources did. The
+# built files land in src/digitrec/web/static/dist/, which the wheel ships: pip users need no Node.
+frontend_stamp="$(cat frontend/package-lock.json frontend/build.mjs frontend/tsconfig.json \
+  $(find frontend/src frontend/tools -type f | sort) | sha256sum | cut -c1-16)"
+built="src/digitrec/web/static/dist/.build-$frontend_stamp"
+if [ ! -f "$built" ] || [ ! -f frontend/dist-node/parity.mjs ]; then
+  if ! command -v npm >/dev/null; then
+    if [ "$(id -u)" = "0" ]; then apt_get="apt-get"; else apt_get="sudo apt-get"; fi
+    $apt_get update -qq
+    DEBIAN_FRONTEND=noninteractive $apt_get install -y -qq nodejs npm >/dev/null
+  fi
+  lock_stamp="frontend/node_modules/.digitrec-$(sha256sum frontend/package-lock.json | cut -c1-16)"
+  if [ ! -f "$lock_stamp" ]; then
+    (cd frontend && npm ci --no-audit --no-fund --loglevel=error)
+    touch "$lock_stamp"
+  fi
+  (cd frontend && npm run --silent build)
+  touch "$built"
+fi
+
 if [ "$profile" = "dev" ]; then
   # Debian's packages for the tests: Chromium (Playwright cannot download its own browsers here)
   # and a PostgreSQL server (the feedback tests start a throwaway cluster of their own); and

@@ -24,10 +24,12 @@ SIZES: dict[str, dict[str, Any]] = {
 }
 
 
-def open_page(browser: Any, url: str, size: str) -> tuple[Any, Any]:
+def open_page(browser: Any, url: str, size: str, reading: str = "server") -> tuple[Any, Any]:
+    """The page at `size`; `reading="server"` keeps every reading on the server (what these tests
+    check of the API's page), "device" lets digit mode read in the browser (test_device.py)."""
     context = browser.new_context(**SIZES[size])
     tab = context.new_page()
-    tab.goto(url)
+    tab.goto(url if reading == "device" else f"{url.rstrip('/')}/?reading=server")
     tab.wait_for_selector("[data-testid=model-select] option", state="attached")
     return context, tab
 

@@ -8,7 +8,6 @@ from typing import Any
 
 from fastapi import FastAPI
 from fastapi.openapi.utils import get_openapi
-from fastapi.staticfiles import StaticFiles
 from fastapi_offline import FastAPIOffline
 from pydantic.json_schema import models_json_schema
 
@@ -22,7 +21,7 @@ from digitrec.web.deps import Registry, Throttle
 from digitrec.web.handlers import add_error_handlers
 from digitrec.web.metrics import Metrics
 from digitrec.web.middleware import LimitAndMeasure
-from digitrec.web.routes import feedback, numbers, pages, prediction
+from digitrec.web.routes import device, feedback, numbers, pages, prediction
 from digitrec.web.settings import Settings
 
 log = logging.getLogger("digitrec.web")
@@ -64,11 +63,11 @@ def create_app(
     app.state.login_throttle = Throttle("5/minute")
     app.add_middleware(LimitAndMeasure, max_body_bytes=settings.max_body_bytes, metrics=app.state.metrics)
     add_error_handlers(app)
-    for area in (prediction.router, numbers.router, feedback.router, pages.router):
+    for area in (prediction.router, numbers.router, feedback.router, pages.router, device.router):
         app.include_router(area)
     if settings.metrics_enabled:
         app.include_router(pages.metrics_router)
-    app.mount("/static", StaticFiles(directory=pages.WEB_DIR / "static"), name="static")
+    app.mount("/static", device.CompressedStatic(directory=pages.WEB_DIR / "static"), name="static")
     app.openapi = lambda: openapi_with_request_models(app)  # type: ignore[method-assign]
     return app
 

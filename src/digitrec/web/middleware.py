@@ -19,7 +19,9 @@ ASGIApp = Callable[[Scope, Receive, Send], Awaitable[None]]
 # The page and the corrections page: only our own scripts and styles (elements styled from
 # script are allowed: that is CSSOM, not inline markup), images from data: URLs and canvases.
 PAGE_CSP = (
-    "default-src 'self'; script-src 'self'; style-src 'self'; img-src 'self' data: blob:; "
+    # 'wasm-unsafe-eval': the page compiles onnxruntime-web's WebAssembly (served from here) to read on
+    # the device; it allows no JavaScript eval.
+    "default-src 'self'; script-src 'self' 'wasm-unsafe-eval'; style-src 'self'; img-src 'self' data: blob:; "
     "connect-src 'self'; object-src 'none'; base-uri 'none'; form-action 'self'; frame-ancestors 'none'"
 )
 # /docs and /redoc start their bundled scripts from an inline <script>; ReDoc runs a blob: worker.

@@ -5,12 +5,13 @@ from __future__ import annotations
 from pathlib import Path
 from typing import Any
 
-from fastapi import APIRouter
-from fastapi.responses import FileResponse, PlainTextResponse, Response
+from fastapi import APIRouter, Request
+from fastapi.responses import PlainTextResponse, Response
 
 from digitrec import __version__
 from digitrec.web import schemas
 from digitrec.web.deps import MetricsDep, RegistryDep
+from digitrec.web.routes.device import page_response
 
 WEB_DIR = Path(__file__).resolve().parent.parent
 router = APIRouter(tags=["meta"])
@@ -18,8 +19,8 @@ metrics_router = APIRouter(tags=["meta"])
 
 
 @router.get("/", include_in_schema=False)
-async def page() -> FileResponse:
-    return FileResponse(WEB_DIR / "templates" / "index.html", media_type="text/html")
+async def page(request: Request) -> Response:
+    return page_response(WEB_DIR / "templates" / "index.html", request)
 
 
 @router.get("/api/models", response_model=list[schemas.ModelOut], summary="The models this server can use")
