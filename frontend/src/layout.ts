@@ -65,7 +65,8 @@ function show(answer: any): void {
   } else {
     confidenceOut.textContent = `${(answer.confidence * 100).toFixed(1)}% sure`;
   }
-  barsList.classList.toggle("dimmed", notDigit);
+  // No digit was read: bars of the ten digits would say "0: 57%" all the same.
+  barsList.hidden = notDigit;
   answer.probabilities.forEach((p: number, d: number) => {
     const pct = `${(p * 100).toFixed(1)}%`;
     bars[d].fill.style.width = `${Math.max(0, Math.min(100, p * 100))}%`;
