@@ -131,3 +131,15 @@ def test_export_refuses_a_graph_beyond_the_parity_tolerance(tmp_path: Path, monk
     with pytest.raises(ModelError, match="differs from the PyTorch model"):
         checkpoint.write_graph(model, tmp_path / "seed.onnx", metadata)
     assert not (tmp_path / "seed.onnx").exists()
+
+
+def test_a_one_epoch_run_draws_its_training_curves(tmp_path: Path) -> None:
+    """One epoch is one point per curve, drawn as a marker (a line of one point is invisible)."""
+    from PIL import Image
+
+    from digitrec.learning.evaluate import _training_curves
+
+    history = [{"epoch": 1, "train_loss": 0.9, "train_accuracy": 0.83, "val_loss": None, "val_accuracy": None}]
+    picture = np.asarray(Image.open(_training_curves(history, tmp_path / "training.png")).convert("RGB"))
+    train_blue = np.all(np.abs(picture.astype(int) - [0x1F, 0x77, 0xB4]) < 30, axis=2)
+    assert train_blue.sum() > 300  # a marker on each plot (the legend alone has about 130 such pixels)

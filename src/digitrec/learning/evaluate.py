@@ -249,19 +249,27 @@ def write_report(report: Report, images: np.ndarray, history: list[dict[str, flo
 
     written.append(_reliability_diagram(report, folder / "reliability.png"))
     if history:
-        epochs = [h["epoch"] for h in history]
-        fig, (loss_ax, acc_ax) = plt.subplots(1, 2, figsize=(10, 4))
-        loss_ax.plot(epochs, [h["train_loss"] for h in history], label="train")
-        loss_ax.plot(epochs, [h["val_loss"] for h in history], label="validation")
-        loss_ax.set(xlabel="epoch", ylabel="loss", title="loss")
-        acc_ax.plot(epochs, [h["train_accuracy"] for h in history], label="train")
-        acc_ax.plot(epochs, [h["val_accuracy"] for h in history], label="validation")
-        acc_ax.set(xlabel="epoch", ylabel="accuracy", title="accuracy")
-        for ax in (loss_ax, acc_ax):
-            ax.legend()
-            ax.grid(alpha=0.3)
-        written.append(_save(fig, folder / "training.png"))
+        written.append(_training_curves(history, folder / "training.png"))
     return written
+
+
+def _training_curves(history: list[dict[str, float]], path: Path) -> Path:
+    """Loss and accuracy per epoch, with a marker on each: a one-epoch run is one visible point,
+    not an empty plot. Validation is measured on the weights that ship (the moving average, where
+    the recipe keeps one), which lag the trained weights in the first epochs."""
+    import matplotlib.pyplot as plt
+
+    epochs = [h["epoch"] for h in history]
+    fig, (loss_ax, acc_ax) = plt.subplots(1, 2, figsize=(10, 4))
+    for ax, measure in ((loss_ax, "loss"), (acc_ax, "accuracy")):
+        ax.plot(epochs, [h.get(f"train_{measure}") for h in history], "o-", label="train")
+        validation = [h.get(f"val_{measure}") for h in history]
+        if any(v is not None for v in validation):
+            ax.plot(epochs, validation, "s-", label="validation (the weights that ship)")
+        ax.set(xlabel="epoch", ylabel=measure, title=measure, xticks=epochs)
+        ax.legend()
+        ax.grid(alpha=0.3)
+    return _save(fig, path)
 
 
 def _reliability_diagram(report: Report, path: Path) -> Path:

@@ -509,7 +509,9 @@ def fit(config: TrainConfig) -> Path:
         epoch_start = time.perf_counter()
         result = train_one_epoch(run, data.x_train, data.y_train, config.progress)
         end_epoch(run, data, out, result, time.perf_counter() - epoch_start)
-        epochs.set_postfix(train_acc=f"{result[1]:.4f}", val_acc=f"{run.history[-1]['val_accuracy'] or 0:.4f}")
+        validation = run.history[-1]["val_accuracy"]
+        # No validation split (--limit, --dry-run): say so, rather than a validation accuracy of 0.
+        epochs.set_postfix(train_acc=f"{result[1]:.4f}", val_acc="n/a" if validation is None else f"{validation:.4f}")
     if recipe.keep_best and (out / BEST_FILE).is_file():
         run.shipped.load_state_dict(load_file(out / BEST_FILE))
         (out / BEST_FILE).unlink()
