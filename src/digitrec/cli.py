@@ -161,9 +161,11 @@ def add_evaluate(commands: Any, shared: dict[str, argparse.ArgumentParser]) -> N
     )
     evaluate.add_argument(
         "--dataset",
-        choices=("mnist-test", "writers", "non-digits"),
+        choices=("mnist-test", "writers", "non-digits", "omniglot", "held-out-kinds", "scans"),
         default="mnist-test",
-        help="MNIST's test set, the held-out pendigits writers drawn as the page draws, or the non-digit drawings",
+        help="MNIST's test set, the held-out pendigits writers drawn as the page draws, the non-digit drawings, "
+        "the Omniglot alphabets the model never saw, the measuring-only non-digit kinds, or MNIST test digits "
+        "scanned on a page",
     )
     evaluate.add_argument("--json", action="store_true", help="print one JSON object")
     evaluate.add_argument("--report", metavar="DIR", help="write confusion, error and training-curve PNGs here")
@@ -231,6 +233,17 @@ def add_data(commands: Any) -> None:
         "--pendigits-dir", help="pendigits folder (default: $DIGITREC_PENDIGITS_DIR, else beside the MNIST folder)"
     )
     pieces.set_defaults(handler=cmd_data_pieces)
+    nondigits = actions.add_parser(
+        "nondigits",
+        help="people's Omniglot characters and generated non-digits as 'not a digit', beside the training "
+        "writers' digits, as a dataset for --extra-data",
+    )
+    nondigits.add_argument("--out", required=True, metavar="DIR", help="folder to write (gzip IDX, as MNIST's)")
+    nondigits.add_argument("--seed", type=int, default=0, help="seed of the renderings")
+    nondigits.add_argument(
+        "--leave-out", action="append", default=[], metavar="ALPHABET", help="an Omniglot alphabet not to include"
+    )
+    nondigits.set_defaults(handler=cmd_data_nondigits)
 
 
 def add_serve(commands: Any, shared: dict[str, argparse.ArgumentParser]) -> None:
@@ -530,7 +543,12 @@ def evaluate_other(args: argparse.Namespace, folder: Path) -> int:
 
     if args.preprocess or args.report:
         fail("--preprocess and --report go with the MNIST test set (--dataset mnist-test)")
-    result = evaluate_dataset(args.model, args.dataset, args.data_dir, threads=args.threads).as_dict()
+    if args.dataset in ("omniglot", "held-out-kinds", "scans"):
+        from digitrec.rejection import rejection_report
+
+        result = rejection_report(args.model, args.dataset, args.data_dir, threads=args.threads)
+    else:
+        result = evaluate_dataset(args.model, args.dataset, args.data_dir, threads=args.threads).as_dict()
     if args.record:
         metadata = read_metadata(folder)
         metadata.setdefault("metrics", {})[args.dataset.replace("-", "_")] = recordable(result)
@@ -539,13 +557,15 @@ def evaluate_other(args: argparse.Namespace, folder: Path) -> int:
         print(f"recorded {args.dataset} in {folder}", file=sys.stderr)
     if args.json:
         print(json.dumps(result))
+    elif args.dataset in ("omniglot", "held-out-kinds", "scans"):
+        print(json.dumps(result, indent=1))
     elif "accuracy" in result:
         print(
             f"{result['model']}: accuracy {result['accuracy']:.4f} on {result['n']:,} {args.dataset} digits, "
             f"ECE {result['ece']:.4f}"
         )
     else:
-        print(f"{result['model']}: {result['not_a_digit_rate']:.2%} of {result['n']:,} non-digit drawings flagged")
+        print(f"{result['model']}: {result['not_a_digit_rate']:.2%} of {result['n']:,} {args.dataset} flagged")
     return 0
 
 
@@ -688,6 +708,15 @@ def cmd_data_pieces(args: argparse.Namespace) -> int:
     write_dataset(images, labels, out, "idx")
     rejected = int((labels == NOT_A_DIGIT).sum())
     print(f"wrote {len(labels)} pieces to {out}: {rejected} not a digit, {len(labels) - rejected} digits")
+    return 0
+
+
+def cmd_data_nondigits(args: argparse.Namespace) -> int:
+    from digitrec.nondigits import write_training_set
+
+    out = Path(args.out)
+    check_folder_to_write(out, "--out")
+    print(write_training_set(out, args.seed, args.leave_out))
     return 0
 
 

@@ -14,6 +14,7 @@ on a held-out part of the corrections.
 from __future__ import annotations
 
 import copy
+import json
 import math
 import time
 from dataclasses import dataclass, field
@@ -59,6 +60,18 @@ def load_corrections(folders: list[Path]) -> tuple[np.ndarray, np.ndarray]:
         raise DataError("no corrections given: pass --extra-data DIR (written by `digitrec feedback export`)")
     parts = [load_split(Path(folder), "train", verify=False) for folder in folders]
     return np.concatenate([p[0] for p in parts]), np.concatenate([p[1] for p in parts])
+
+
+def omniglot_alphabets(folders: list[Path], before: list[str]) -> list[str]:
+    """The Omniglot alphabets the model has now seen: its own, and those of `digitrec data
+    nondigits` folders among the extra data (their manifest.json), so that evaluation knows
+    which alphabets it never saw."""
+    seen = set(before)
+    for folder in folders:
+        manifest = Path(folder) / "manifest.json"
+        if manifest.is_file():
+            seen.update(json.loads(manifest.read_text()).get("omniglot_alphabets", []))
+    return sorted(seen)
 
 
 def split_holdout(images: np.ndarray, labels: np.ndarray, share: float, seed: int) -> tuple[np.ndarray, ...]:
@@ -180,6 +193,7 @@ def finetune(config: FinetuneConfig) -> dict[str, Any]:
     metadata = {
         **metadata,
         "name": f"{metadata['name']}-finetuned",
+        "omniglot_alphabets": omniglot_alphabets(config.extra_data, metadata.get("omniglot_alphabets", [])),
         "command": config.command,
         "finetune": {"from": str(source), "config": {k: str(v) for k, v in vars(config).items()}, "report": report},
         "metrics": {"test_accuracy": after["mnist_test"], "corrections_holdout_accuracy": after["corrections_holdout"]},
