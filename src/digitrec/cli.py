@@ -167,6 +167,14 @@ def add_evaluate(commands: Any, shared: dict[str, argparse.ArgumentParser]) -> N
         "the Omniglot alphabets the model never saw, the measuring-only non-digit kinds, or MNIST test digits "
         "scanned on a page",
     )
+    evaluate.add_argument(
+        "--rotation",
+        action="append",
+        default=[],
+        metavar="DIR",
+        help="with --dataset omniglot: a model of the same recipe trained without an alphabet, measured on it "
+        "in place of this model (repeatable; default: none, this model on the alphabets it never saw)",
+    )
     evaluate.add_argument("--json", action="store_true", help="print one JSON object")
     evaluate.add_argument("--report", metavar="DIR", help="write confusion, error and training-curve PNGs here")
     evaluate.add_argument(
@@ -296,6 +304,13 @@ def add_finetune(commands: Any, shared: dict[str, argparse.ArgumentParser]) -> N
     )
     tune.add_argument("--lr", type=positive(float), default=1e-4, help="learning rate")
     tune.add_argument("--holdout", type=share, default=0.2, help="share of corrections kept out to measure")
+    tune.add_argument("--share", type=share, default=0.25, help="share of each batch drawn from the extra data")
+    tune.add_argument(
+        "--digits-are-digits",
+        action="store_true",
+        help="hold replayed MNIST digits to the original model's digits with no share for 'not a digit' "
+        "(default: to its answers as they are)",
+    )
     tune.add_argument(
         "--dry-run", action="store_true", help="one pass of 500 replayed MNIST images, to check the setup"
     )
@@ -546,7 +561,7 @@ def evaluate_other(args: argparse.Namespace, folder: Path) -> int:
     if args.dataset in ("omniglot", "held-out-kinds", "scans"):
         from digitrec.rejection import rejection_report
 
-        result = rejection_report(args.model, args.dataset, args.data_dir, threads=args.threads)
+        result = rejection_report(args.model, args.dataset, args.data_dir, args.threads, args.rotation)
     else:
         result = evaluate_dataset(args.model, args.dataset, args.data_dir, threads=args.threads).as_dict()
     if args.record:
@@ -903,6 +918,8 @@ def cmd_finetune(args: argparse.Namespace) -> int:
         lr=args.lr,
         seed=args.seed,
         holdout=args.holdout,
+        correction_share=args.share,
+        digits_are_digits=args.digits_are_digits,
         command=training_command(),
     )
     if args.dry_run:

@@ -53,6 +53,9 @@ class FinetuneConfig:
     blends: tuple[float, ...] = (1.0, 0.8, 0.6, 0.5, 0.4, 0.3, 0.2, 0.1, 0.0)
     seed: int = 0
     command: str = ""
+    # Hold replayed MNIST digits to the teacher's digits with P(not a digit) = 0: teaching many
+    # new non-digits otherwise pushes some real digits over the line.
+    digits_are_digits: bool = False
 
 
 def load_corrections(folders: list[Path]) -> tuple[np.ndarray, np.ndarray]:
@@ -121,6 +124,11 @@ def tune(
             fix_index = torch.randint(len(fit_x), (per_batch,), generator=generator)
             with torch.no_grad():
                 anchor = F.softmax(teacher(replayed), dim=1)
+                if config.digits_are_digits and anchor.shape[1] > 10:
+                    # Every replayed image is a digit: held to the teacher's reading of which
+                    # digit, with no share left for "not a digit".
+                    anchor[:, 10] = 0.0
+                    anchor = anchor / anchor.sum(dim=1, keepdim=True)
             logits = model(torch.cat([replayed, fit_x[fix_index]]))
             remember = F.kl_div(F.log_softmax(logits[: len(replayed)], dim=1), anchor, reduction="batchmean")
             learn = F.cross_entropy(logits[len(replayed) :], fit_y[fix_index])
