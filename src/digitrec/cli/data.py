@@ -54,6 +54,17 @@ def add_data(commands: Any) -> None:
         "--pendigits-dir", help="pendigits folder (default: $DIGITREC_PENDIGITS_DIR, else beside the MNIST folder)"
     )
     pieces.set_defaults(handler=cmd_data_pieces)
+    nondigits = actions.add_parser(
+        "nondigits",
+        help="people's Omniglot characters and generated non-digits as 'not a digit', beside the training "
+        "writers' digits, as a dataset for --extra-data",
+    )
+    nondigits.add_argument("--out", required=True, metavar="DIR", help="folder to write (gzip IDX, as MNIST's)")
+    nondigits.add_argument("--seed", type=int, default=0, help="seed of the renderings")
+    nondigits.add_argument(
+        "--leave-out", action="append", default=[], metavar="ALPHABET", help="an Omniglot alphabet not to include"
+    )
+    nondigits.set_defaults(handler=cmd_data_nondigits)
 
 
 def cmd_data_download(args: argparse.Namespace) -> int:
@@ -115,4 +126,13 @@ def cmd_data_pieces(args: argparse.Namespace) -> int:
     write_dataset(images, labels, out)
     rejected = int((labels == NOT_A_DIGIT).sum())
     print(f"wrote {len(labels)} pieces to {out}: {rejected} not a digit, {len(labels) - rejected} digits")
+    return 0
+
+
+def cmd_data_nondigits(args: argparse.Namespace) -> int:
+    from digitrec.learning.nondigits import write_training_set
+
+    out = Path(args.out)
+    check_folder_to_write(out, "--out")
+    print(write_training_set(out, args.seed, args.leave_out))
     return 0

@@ -28,6 +28,7 @@ from digitrec.cli.common import (
 from digitrec.reading.card import METADATA_FILE, ONNX_FILE, ModelCard, resolve_model
 
 DRY_RUN_IMAGES = 2000
+REJECTION_SETS = ("omniglot", "held-out-kinds", "scans")  # measured by learning/rejection.py
 
 
 def add(commands: Any, shared: dict[str, argparse.ArgumentParser]) -> None:
@@ -84,10 +85,19 @@ def add_evaluate(commands: Any, shared: dict[str, argparse.ArgumentParser]) -> N
     )
     evaluate.add_argument(
         "--dataset",
-        choices=("mnist-test", "writers", "non-digits", "numbers"),
+        choices=("mnist-test", "writers", "non-digits", "omniglot", "held-out-kinds", "scans", "numbers"),
         default="mnist-test",
         help="MNIST's test set, the held-out pendigits writers drawn as the page draws, the non-digit drawings, "
-        "or 200 whole numbers of the held-out writers written as people write them (read as strokes and as pictures)",
+        "the Omniglot alphabets the model never saw, the measuring-only non-digit kinds, MNIST test digits "
+        "scanned on a page, or 200 whole numbers of the held-out writers written as people write them",
+    )
+    evaluate.add_argument(
+        "--rotation",
+        action="append",
+        default=[],
+        metavar="DIR",
+        help="with --dataset omniglot: a model of the same recipe trained without an alphabet, measured on it "
+        "in place of this model (repeatable; default: none, this model on the alphabets it never saw)",
     )
     evaluate.add_argument("--json", action="store_true", help="print one JSON object")
     evaluate.add_argument("--report", metavar="DIR", help="write confusion, error and training-curve PNGs here")
@@ -150,6 +160,13 @@ def add_finetune(commands: Any, shared: dict[str, argparse.ArgumentParser]) -> N
         "--epochs", type=positive(int), default=3, help="passes of 12,000 replayed MNIST images plus corrections"
     )
     tune.add_argument("--lr", type=positive(float), default=1e-4, help="learning rate")
+    tune.add_argument("--share", type=share, default=0.25, help="share of each batch drawn from the extra data")
+    tune.add_argument(
+        "--digits-are-digits",
+        action="store_true",
+        help="hold replayed MNIST digits to the original model's digits with no share for 'not a digit' "
+        "(default: to its answers as they are)",
+    )
     tune.add_argument("--holdout", type=share, default=0.2, help="share of corrections kept out to measure")
     tune.add_argument(
         "--dry-run", action="store_true", help="one pass of 500 replayed MNIST images, to check the setup"
@@ -340,20 +357,28 @@ def evaluate_other(args: argparse.Namespace, folder: Path) -> int:
         fail("--preprocess and --report go with the MNIST test set (--dataset mnist-test)")
     if args.dataset == "numbers":
         return evaluate_numbers(args)
-    report = evaluate_dataset(args.model, args.dataset, args.data_dir, threads=args.threads)
-    result = report.as_dict()
+    if args.dataset in REJECTION_SETS:
+        from digitrec.learning.rejection import rejection_report
+
+        report: Any = rejection_report(args.model, args.dataset, args.data_dir, args.threads, args.rotation)
+        result = report
+    else:
+        report = evaluate_dataset(args.model, args.dataset, args.data_dir, threads=args.threads)
+        result = report.as_dict()
     if args.record:
         record(folder, args.dataset.replace("-", "_"), report)
         print(f"recorded {args.dataset} in {folder}", file=sys.stderr)
     if args.json:
         print(json.dumps(result))
+    elif args.dataset in REJECTION_SETS:
+        print(json.dumps(result, indent=1))
     elif "accuracy" in result:
         print(
             f"{result['model']}: accuracy {result['accuracy']:.4f} on {result['n']:,} {args.dataset} digits, "
             f"ECE {result['ece']:.4f}"
         )
     else:
-        print(f"{result['model']}: {result['not_a_digit_rate']:.2%} of {result['n']:,} non-digit drawings flagged")
+        print(f"{result['model']}: {result['not_a_digit_rate']:.2%} of {result['n']:,} {args.dataset} flagged")
     return 0
 
 
@@ -432,6 +457,8 @@ def cmd_finetune(args: argparse.Namespace) -> int:
         lr=args.lr,
         seed=args.seed,
         holdout=args.holdout,
+        correction_share=args.share,
+        digits_are_digits=args.digits_are_digits,
         command=training_command(),
     )
     if args.dry_run:

@@ -30,8 +30,12 @@ NON_DIGITS_VALIDATION_COUNT, NON_DIGITS_TEST_COUNT = 1900, 2280  # 100 and 120 o
 MAX_TEMPERATURE_ECE = 0.01  # over this on validation, a temperature alone is not enough
 UNCERTAIN_TARGET = 0.995  # answers not marked uncertain are at least this often right
 # At most these shares of validation digits (MNIST's split, held-out writers) may be called
-# "not a digit"; tighter than the published targets (0.3%, 1%) to leave room.
-NOT_A_DIGIT_MAX_RATES = (0.002, 0.005)
+# "not a digit"; tighter than the published target (0.3% on every set of digits) to leave room.
+NOT_A_DIGIT_MAX_RATES = (0.002, 0.002)
+# The threshold is never under this P(not a digit): 0.5 until issue 22, when teaching people's
+# characters made the score rank non-digits well (AUROC 99.8% on an alphabet never seen) but a
+# 0.5 floor left a fifth of them read as digits while the validation digits allowed 0.38.
+NOT_A_DIGIT_FLOOR = 0.2
 
 
 @dataclass
@@ -83,7 +87,7 @@ class Report:
             **head,
             "accuracy": round(self.accuracy, 6),
             **self.calibration(),
-            "errors": int((self.predicted != self.labels).sum()),
+            "errors": int(((self.predicted != self.labels) | self.not_a_digit).sum()),
             "through_preprocess": self.through_preprocess,
             "precision": [round(v, 5) for v in self.precision()],
             "recall": [round(v, 5) for v in self.recall()],
@@ -133,31 +137,34 @@ def evaluate_inputs(
     probabilities = np.stack([r.probabilities for r in readings]) if readings else np.zeros((0, 10), np.float32)
     predicted = probabilities.argmax(axis=1)
     digits = labels < 10
+    flagged = np.array([r.not_a_digit for r in readings], dtype=bool)
+    # A digit answered "not a digit" is an error: the page shows no digit then.
+    right = (predicted == labels) & ~flagged
     return Report(
         model=predictor.name,
         version=predictor.version,
-        accuracy=float((predicted[digits] == labels[digits]).mean()) if digits.any() else 0.0,
+        accuracy=float(right[digits].mean()) if digits.any() else 0.0,
         n=len(labels),
         confusion=confusion_matrix(labels[digits], predicted[digits]),
         predicted=predicted,
         labels=labels,
         through_preprocess=extra.get("through_preprocess", False),
         probabilities=probabilities,
-        not_a_digit=np.array([r.not_a_digit for r in readings], dtype=bool),
+        not_a_digit=flagged,
         uncertain=np.array([r.uncertain for r in readings], dtype=bool),
         dataset=dataset,
     )
 
 
-def record(folder: Path, key: str, report: Report) -> None:
+def record(folder: Path, key: str, report: Report | dict[str, Any]) -> None:
     """Keep an evaluation's figures in the model's card (no per-class tables, no names), with
     the CPU that measured them."""
     card = ModelCard.load(folder)
-    result = report.as_dict()
-    if key == "test_accuracy_preprocessed":
+    result = report if isinstance(report, dict) else report.as_dict()
+    if isinstance(report, Report) and key == "test_accuracy_preprocessed":
         card.metrics[key] = report.accuracy
     else:
-        if key == "mnist_test":
+        if isinstance(report, Report) and key == "mnist_test":
             card.metrics["test_accuracy"], card.metrics["test_images"] = report.accuracy, report.n
         card.metrics[key] = {
             k: v for k, v in result.items() if k not in ("model", "version", "precision", "recall", "confusion")
@@ -373,14 +380,14 @@ def fit_calibration(
 
 def _not_a_digit_fit(predictor: Predictor, raw_mnist: np.ndarray, raw_writers: np.ndarray) -> dict[str, Any]:
     scores = [calibration.not_a_digit_probability(raw) for raw in (raw_mnist, raw_writers)]
-    threshold = calibration.not_a_digit_threshold(scores, list(NOT_A_DIGIT_MAX_RATES))
+    threshold = calibration.not_a_digit_threshold(scores, list(NOT_A_DIGIT_MAX_RATES), NOT_A_DIGIT_FLOOR)
     inputs, _, _ = non_digit_inputs(NON_DIGITS_VALIDATION_COUNT, NON_DIGITS_VALIDATION_SEED)
     flagged = calibration.not_a_digit_probability(predictor.raw(inputs)) > threshold
     return {
         "not_a_digit_above": threshold,
-        "not_a_digit_rule": "not a digit when P(class 10) > not_a_digit_above: the lowest threshold that flags at "
-        f"most {NOT_A_DIGIT_MAX_RATES[0]:.1%} of MNIST validation and {NOT_A_DIGIT_MAX_RATES[1]:.1%} of "
-        "held-out writers' digits",
+        "not_a_digit_rule": f"not a digit when P(class 10) > not_a_digit_above: the lowest threshold (at least "
+        f"{NOT_A_DIGIT_FLOOR}) that flags at most {NOT_A_DIGIT_MAX_RATES[0]:.1%} of MNIST validation and "
+        f"{NOT_A_DIGIT_MAX_RATES[1]:.1%} of held-out writers' digits",
         "not_a_digit_validation": {
             "non_digits_flagged": round(float(flagged.mean()), 6),
             "mnist_flagged": round(float((scores[0] > threshold).mean()), 6),

@@ -14,6 +14,7 @@ on a held-out part of the corrections.
 from __future__ import annotations
 
 import copy
+import json
 import math
 import time
 from dataclasses import dataclass, field
@@ -53,6 +54,9 @@ class FinetuneConfig:
     blends: tuple[float, ...] = (1.0, 0.8, 0.6, 0.5, 0.4, 0.3, 0.2, 0.1, 0.0)
     seed: int = 0
     command: str = ""
+    # Hold replayed MNIST digits to the teacher's digits with P(not a digit) = 0: teaching many
+    # new non-digits otherwise pushes some real digits over the line.
+    digits_are_digits: bool = False
 
 
 def load_corrections(folders: list[Path]) -> tuple[np.ndarray, np.ndarray]:
@@ -60,6 +64,18 @@ def load_corrections(folders: list[Path]) -> tuple[np.ndarray, np.ndarray]:
         raise DataError("no corrections given: pass --extra-data DIR (written by `digitrec feedback export`)")
     parts = [load_split(Path(folder), "train", verify=False) for folder in folders]
     return np.concatenate([p[0] for p in parts]), np.concatenate([p[1] for p in parts])
+
+
+def omniglot_alphabets(folders: list[Path], before: list[str]) -> list[str]:
+    """The Omniglot alphabets the model has now seen: its own, and those of `digitrec data
+    nondigits` folders among the extra data (their manifest.json), so that evaluation knows
+    which alphabets it never saw."""
+    seen = set(before)
+    for folder in folders:
+        manifest = Path(folder) / "manifest.json"
+        if manifest.is_file():
+            seen.update(json.loads(manifest.read_text()).get("omniglot_alphabets", []))
+    return sorted(seen)
 
 
 def split_holdout(images: np.ndarray, labels: np.ndarray, share: float, seed: int) -> tuple[np.ndarray, ...]:
@@ -109,6 +125,11 @@ def tune(
             fix_index = torch.randint(len(fit_x), (per_batch,), generator=generator)
             with torch.no_grad():
                 anchor = F.softmax(teacher(replayed), dim=1)
+                if config.digits_are_digits and anchor.shape[1] > 10:
+                    # Every replayed image is a digit: held to the teacher's reading of which
+                    # digit, with no share left for "not a digit".
+                    anchor[:, 10] = 0.0
+                    anchor = anchor / anchor.sum(dim=1, keepdim=True)
             logits = model(torch.cat([replayed, fit_x[fix_index]]))
             remember = F.kl_div(F.log_softmax(logits[: len(replayed)], dim=1), anchor, reduction="batchmean")
             learn = F.cross_entropy(logits[len(replayed) :], fit_y[fix_index])
@@ -179,6 +200,7 @@ def finetune(config: FinetuneConfig) -> dict[str, Any]:
     tuned = {
         **card.model_dump(exclude_none=True),
         "name": f"{card.name}-finetuned",
+        "omniglot_alphabets": omniglot_alphabets(config.extra_data, getattr(card, "omniglot_alphabets", [])),
         "command": config.command,
         "finetune": {"from": str(source), "config": {k: str(v) for k, v in vars(config).items()}, "report": report},
         "metrics": {"test_accuracy": after["mnist_test"], "corrections_holdout_accuracy": after["corrections_holdout"]},

@@ -1,0 +1,39 @@
+"""Digits as a scan or a photo of a page sends them: an MNIST digit written in dark ink on a
+page-sized sheet of off-white paper, saved as PNG, then read back through the API's image road
+(`decode.decode_image`, `preprocess`). The page never sees a digit centred in a 28x28 box."""
+
+from __future__ import annotations
+
+import io
+from collections.abc import Sequence
+
+import numpy as np
+from PIL import Image
+
+from digitrec.reading.decode import decode_image
+from digitrec.reading.preprocess import preprocess
+
+PAGE = (600, 800)  # width, height: a page at a phone's or a scanner's low resolution
+
+
+def page_with_digit(digit: np.ndarray, rng: np.random.Generator) -> bytes:
+    """PNG bytes of a page with `digit` (uint8 28x28, ink high) on it: 40-240 px tall (MNIST's
+    digits fill about 20 of their 28 rows), anywhere on the page, ink 10-90 on paper 215-250,
+    with grain."""
+    side = int(rng.uniform(56, 336))
+    ink = np.asarray(Image.fromarray(digit).resize((side, side), Image.Resampling.BICUBIC), np.float32) / 255
+    width, height = PAGE
+    paper, pen = rng.uniform(215, 250), rng.uniform(10, 90)
+    page = np.full((height, width), paper, np.float32)
+    top, left = int(rng.integers(0, height - side)), int(rng.integers(0, width - side))
+    page[top : top + side, left : left + side] -= (paper - pen) * np.clip(ink, 0, 1)
+    page += rng.normal(0, rng.uniform(1, 4), page.shape).astype(np.float32)
+    encoded = io.BytesIO()
+    Image.fromarray(np.clip(page, 0, 255).astype(np.uint8)).save(encoded, "PNG")
+    return encoded.getvalue()
+
+
+def scan_inputs(digits: Sequence[np.ndarray] | np.ndarray, seed: int) -> np.ndarray:
+    """Each digit on its own page, as PNG, back through the API's road -> (N, 1, 28, 28)."""
+    rng = np.random.default_rng(seed)
+    return np.stack([preprocess(decode_image(page_with_digit(d, rng))) for d in digits])[:, None]

@@ -1,0 +1,60 @@
+"""`digitrec evaluate --dataset omniglot|held-out-kinds|scans`: "not a digit" measured only on what
+a model never trained on, with the AUROC beside the operating point."""
+
+from __future__ import annotations
+
+import json
+import os
+import subprocess
+import sys
+from pathlib import Path
+
+import numpy as np
+import pytest
+
+from digitrec.learning.rejection import rejection_report
+from digitrec.learning.scans import PAGE, page_with_digit, scan_inputs
+from digitrec.reading.inference import Predictor
+
+pytestmark = pytest.mark.slow  # each reads the MNIST test set through a model
+
+
+def test_held_out_kinds_through_the_cli(data_dir: Path) -> None:
+    result = subprocess.run(
+        [
+            sys.executable,
+            "-m",
+            "digitrec",
+            "evaluate",
+            "--dataset",
+            "held-out-kinds",
+            "--data-dir",
+            str(data_dir),
+            "--json",
+        ],
+        capture_output=True,
+        text=True,
+        env=dict(os.environ),
+        timeout=600,
+    )
+    assert result.returncode == 0, result.stderr
+    report = json.loads(result.stdout)
+    assert report["n"] == 2200 and set(report["by_group"]) >= {"T", "?", "arrow"}
+    assert 0.0 <= report["not_a_digit_rate"] <= 1.0 and 0.5 < report["auroc_vs_mnist_test"] <= 1.0
+
+
+def test_omniglot_measures_only_alphabets_never_seen(data_dir: Path) -> None:
+    report = rejection_report("cnn", "omniglot", data_dir)
+    seen = set(report["trained_on_alphabets"])
+    assert not seen & set(report.get("by_group", {}))
+    assert report["n"] == sum(g["n"] for g in report.get("by_group", {}).values())
+
+
+def test_a_scanned_digit_is_a_page_sent_as_png(mnist_test: tuple[np.ndarray, np.ndarray]) -> None:
+    images, labels = mnist_test
+    png = page_with_digit(images[0], np.random.default_rng(0))
+    assert png[:8] == b"\x89PNG\r\n\x1a\n"
+    inputs = scan_inputs(images[:50], seed=1)
+    assert inputs.shape == (50, 1, 28, 28) and PAGE == (600, 800)
+    read = Predictor("cnn", threads=2).raw(inputs)[:, :10].argmax(axis=1)
+    assert (read == labels[:50]).mean() >= 0.95
