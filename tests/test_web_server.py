@@ -150,14 +150,16 @@ def test_past_the_cap_only_new_connections_are_refused(guarded_server: tuple[str
     ],
     ids=["200 headers", "a 100 kB header", "a 100 kB URL"],
 )
-def test_oversized_heads_are_refused_with_431(guarded_server: tuple[str, int, Path], head: bytes) -> None:
+def test_oversized_heads_are_refused(guarded_server: tuple[str, int, Path], head: bytes) -> None:
+    """431, or httptools' own 400 where its parser refuses first (a URL that long)."""
     url, port, _ = guarded_server
     with socket.create_connection(("127.0.0.1", port)) as client:
         # The server may close before the last bytes are in: its answer is sent first.
         with contextlib.suppress(OSError):
             client.sendall(head)
         answer, _ = read_all(client, 10)
-    assert answer.startswith(b"HTTP/1.1 431"), answer[:200]
+    assert answer.startswith((b"HTTP/1.1 431", b"HTTP/1.1 400")), answer[:200]
+    assert b" 400 " not in answer[:13] or b"?" in head[:20]
     assert httpx.get(f"{url}/healthz", timeout=5).status_code == 200
 
 

@@ -83,7 +83,9 @@ class GuardedHttpToolsProtocol(HttpToolsProtocol):
         self.request_timeout = settings.request_timeout
         self.arrival_deadline: asyncio.TimerHandle | None = None
         self.head_bytes: int | None = 0  # bytes of the request's head so far; None in its body
+        self.head_parsed = 0  # the same, from what the parser handed over
         self.header_count = 0
+        self.completed = False  # a request ended in the read being parsed
         self.refused = False
 
     def connection_made(self, transport: asyncio.Transport) -> None:  # type: ignore[override]
@@ -102,28 +104,42 @@ class GuardedHttpToolsProtocol(HttpToolsProtocol):
     def data_received(self, data: bytes) -> None:
         if self.refused:
             return
+        in_head, self.completed = self.head_bytes is not None, False
         super().data_received(data)
-        # Counted after parsing, so that a head and the start of its body in one read are not
-        # taken for a long head: what httptools holds stays under the limit plus one read.
-        if self.head_bytes is not None and not self.transport.is_closing():
+        # Counted after parsing, and only a read that began and ended inside a head: a head that
+        # ends in this read, or a body that does, are not taken for a long head. What httptools
+        # holds of a head stays under the limit plus two reads (asyncio reads 256 kB at most).
+        # Such reads are all head, so this never counts more than the head holds.
+        if in_head and self.head_bytes is not None and not self.completed and not self.transport.is_closing():
             self.head_bytes += len(data)
-            if self.head_bytes > self.max_header_bytes:
-                self.refuse_head(f"the request's head is over {self.max_header_bytes:,} bytes")
+            self.check_head()
+
+    def check_head(self) -> None:
+        if max(self.head_bytes or 0, self.head_parsed) > self.max_header_bytes:
+            self.refuse_head(f"the request's head is over {self.max_header_bytes:,} bytes")
 
     def on_message_begin(self) -> None:
         super().on_message_begin()
-        self.head_bytes, self.header_count = 0, 0
+        self.head_bytes, self.head_parsed, self.header_count = 0, 0, 0
         if self.arrival_deadline is None:  # the next request on a kept-alive connection
             self.arm_deadline(self.header_timeout)
+
+    def on_url(self, url: bytes) -> None:
+        self.head_parsed += len(url)
+        self.check_head()
+        super().on_url(url)
 
     def on_header(self, name: bytes, value: bytes) -> None:
         if self.transport.is_closing():
             return
+        # What the parser hands over, exactly (a head in one read is not counted above).
+        self.head_parsed += len(name) + len(value) + 4
         self.header_count += 1
+        self.check_head()
         if self.header_count > self.max_headers:
             self.refuse_head(f"the request has more than {self.max_headers} headers")
-            return
-        super().on_header(name, value)
+        if not self.transport.is_closing():
+            super().on_header(name, value)
 
     def on_headers_complete(self) -> None:
         if self.transport.is_closing():  # refused above: the app never sees this request
@@ -138,7 +154,7 @@ class GuardedHttpToolsProtocol(HttpToolsProtocol):
 
     def on_message_complete(self) -> None:
         self.cancel_deadline()  # the whole request is in: the app's own time is not limited
-        self.head_bytes = 0
+        self.head_bytes, self.completed = 0, True
         if self.cycle is not None and not self.transport.is_closing():
             super().on_message_complete()
 
@@ -149,6 +165,8 @@ class GuardedHttpToolsProtocol(HttpToolsProtocol):
         super().connection_lost(exc)
 
     def refuse_head(self, why: str) -> None:
+        if self.transport.is_closing():
+            return
         self.cancel_deadline()
         self.transport.write(_answer(b"431 Request Header Fields Too Large", f"{why}: send fewer or smaller headers"))
         self.transport.close()
