@@ -198,3 +198,45 @@ def test_decode_image_still_decodes_in_process_for_trusted_files() -> None:
     assert decode_image(encoded(noise(16), "BMP")).size == (16, 16)  # type: ignore[union-attr]
     with pytest.raises(TooLargeError):
         decode_image(io.BytesIO(iccp_png(100)).getvalue())
+
+
+def peak_rss_mib(pid: int) -> float:
+    status = Path(f"/proc/{pid}/status").read_text()
+    return int(next(line.split()[1] for line in status.splitlines() if line.startswith("VmHWM:"))) / 1024
+
+
+@pytest.mark.slow
+def test_40_concurrent_corrections_of_a_big_cmyk_jpeg_stay_under_400_mib(
+    monkeypatch: pytest.MonkeyPatch, tmp_path: Path
+) -> None:
+    """The audit's 4.8 GiB: 40 corrections of a 4096x4096 progressive CMYK JPEG at once, on one
+    worker. The server holds only decoded pictures; each box worker its own capped heap."""
+    from concurrent.futures import ThreadPoolExecutor
+
+    import httpx
+
+    from conftest import start_server
+
+    monkeypatch.setenv("DIGITREC_DATABASE_URL", f"sqlite:///{tmp_path / 'feedback.db'}")
+    monkeypatch.setenv("DIGITREC_FEEDBACK_RATE_LIMIT", "")
+    url, process = start_server("--model", "seed-ann", log=tmp_path / "server.log")
+    photo = cmyk_photo()
+    try:
+
+        def correct(_: int) -> int:
+            files = {"image": ("photo.jpg", photo, "image/jpeg")}
+            return httpx.post(f"{url}/api/feedback", files=files, data={"label": "1"}, timeout=120).status_code
+
+        with ThreadPoolExecutor(40) as pool:
+            statuses = list(pool.map(correct, range(40)))
+        # Children are listed per thread that started them (the reading threads).
+        tasks = Path(f"/proc/{process.pid}/task").glob("*/children")
+        children = [int(pid) for task in tasks for pid in task.read_text().split()]
+        server, workers = peak_rss_mib(process.pid), [peak_rss_mib(pid) for pid in children]
+        print(f"peak RSS: server {server:.0f} MiB, box workers {[round(w) for w in workers]} MiB")
+        assert set(statuses) == {201}, statuses
+        assert server <= 400 and all(worker <= 400 for worker in workers)
+        assert 1 <= len(children) <= Limits().workers
+    finally:
+        process.terminate()
+        process.wait(timeout=10)

@@ -13,7 +13,7 @@ from digitrec.errors import InputError
 from digitrec.reading.decode import rgba_bytes_to_image
 from digitrec.reading.explain import explain
 from digitrec.web import schemas
-from digitrec.web.answers import ERRORS, answer, reading_body
+from digitrec.web.answers import ERRORS, JSON_ERRORS, answer, reading_body
 from digitrec.web.deps import MetricsDep, Registry, RegistryDep, SettingsDep, off_loop
 from digitrec.web.inputs import compact_byte_values
 from digitrec.web.metrics import Metrics
@@ -87,7 +87,7 @@ def predict_batch_now(
 @router.post(
     "/predict",
     response_class=PlainTextResponse,
-    responses=ERRORS,  # type: ignore[arg-type]
+    responses=JSON_ERRORS,  # type: ignore[arg-type]
     summary="The seed project's request: JSON of a square canvas's RGBA bytes; answers the digit as text",
 )
 async def seed_predict(request: Request, registry: RegistryDep, metrics: MetricsDep) -> Response:
