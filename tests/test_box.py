@@ -7,58 +7,19 @@ from __future__ import annotations
 
 import dataclasses
 import io
-import struct
-import zlib
 from pathlib import Path
 
 import numpy as np
 import pytest
 from fastapi.testclient import TestClient
-from PIL import Image, ImageDraw
+from PIL import Image
 
 from digitrec.errors import TooCostlyError, TooLargeError, UnsupportedFormatError
 from digitrec.reading.box import Box, Limits
 from digitrec.reading.decode import BUDGET, decode_image, jpeg_scans, precheck
-from test_budgets import encoded, many_scan_jpeg, noise
+from test_budgets import cmyk_photo, encoded, iccp_png, junk_hidden_scans, noise, rle8_bmp
 
 MiB = 1024 * 1024
-
-
-def junk_hidden_scans(side: int, scans: int) -> bytes:
-    """The audit's JPEG: thousands of copies of one scan behind a single junk byte, which libjpeg
-    skips (with a warning) and our old counter stopped at."""
-    data = many_scan_jpeg(side, scans)
-    second = data.index(b"\xff\xda", data.index(b"\xff\xda") + 2)
-    return data[:second] + b"\x00" + data[second:]
-
-
-def chunk(kind: bytes, payload: bytes) -> bytes:
-    return struct.pack(">I", len(payload)) + kind + payload + struct.pack(">I", zlib.crc32(kind + payload))
-
-
-def iccp_png(chunks: int) -> bytes:
-    """A palette PNG with `chunks` iCCP chunks, each inflating to 1 MB: Pillow inflates each."""
-    data = encoded(Image.new("P", (8, 8)), "PNG")
-    profile = chunk(b"iCCP", b"icc\x00\x00" + zlib.compress(bytes(1024 * 1024), 9))
-    return data[:33] + profile * chunks + data[33:]
-
-
-def rle8_bmp(side: int) -> bytes:
-    """An 8-bit BMP compressed with RLE8 in runs of one pixel: Pillow's decoder is pure Python."""
-    rows = b"".join(b"\x01\x07" * side + b"\x00\x00" for _ in range(side)) + b"\x00\x01"
-    info = struct.pack("<IiiHHIIiiII", 40, side, side, 1, 8, 1, len(rows), 2835, 2835, 256, 0)
-    palette = bytes(4 * 256)
-    offset = 14 + 40 + len(palette)
-    return b"BM" + struct.pack("<IHHI", offset + len(rows), 0, 0, offset) + info + palette + rows
-
-
-def cmyk_photo(side: int = 4096) -> bytes:
-    """An honest big progressive CMYK JPEG: libjpeg keeps all its DCT coefficients (128 MiB at
-    4096x4096) even when it decodes at 1/4 scale."""
-    image = Image.new("CMYK", (side, side), (0, 0, 0, 0))
-    bar = (side // 2 - side // 16, side // 4, side // 2 + side // 16, 3 * side // 4)
-    ImageDraw.Draw(image).rectangle(bar, fill=255)
-    return encoded(image, "JPEG", progressive=True, quality=90)
 
 
 BUDGET_DICT = dataclasses.asdict(BUDGET)
@@ -98,8 +59,11 @@ def test_a_decode_is_answered_with_pixels(box: Box) -> None:
 
 
 def test_errors_come_back_as_the_library_s_own(box: Box) -> None:
+    box.decode(encoded(noise(8), "GIF"), BUDGET.max_pixels, BUDGET_DICT)
+    started = box.started
     with pytest.raises(UnsupportedFormatError):
         box.decode(encoded(noise(8), "TIFF"), BUDGET.max_pixels, BUDGET_DICT)
+    assert box.started == started  # a refusal is an answer: the worker serves on
 
 
 @pytest.mark.parametrize(

@@ -208,12 +208,26 @@ class Box:
                     f"the image is too costly to decode: it went past the decoder's {exc.limit} limit "
                     f"({self._limit_text(exc.limit)}); send a smaller or simpler image"
                 ) from None
-            except BaseException:
+            except InputError:  # the worker's own answer (a refusal): it serves on
+                self._give_back(worker)
+                raise
+            except BaseException:  # interrupted mid-job: its state is unknown
                 worker.kill()
                 raise
-            with self.lock:
-                self.idle.append(worker)
+            self._give_back(worker)
             return picture
+
+    def _give_back(self, worker: Worker) -> None:
+        with self.lock:
+            self.idle.append(worker)
+
+    def warm(self) -> None:
+        """Start every worker process now (they load their libraries meanwhile), so that the
+        first requests do not wait for them."""
+        with self.lock:
+            while self.started < self.limits.workers:
+                self.started += 1
+                self.idle.append(Worker(self.limits))
 
     def _take(self) -> Worker:
         with self.lock:

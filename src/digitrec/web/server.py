@@ -230,7 +230,9 @@ def serve(settings: Settings, log_level: str = "info", app: Any = None) -> None:
         from digitrec.web.app import create_app
 
         sock = listening_socket(settings.host, settings.port, reuse_port=False)
-        config = uvicorn_config(app if app is not None else create_app(settings), settings, log_level)
+        app = app if app is not None else create_app(settings)
+        config = uvicorn_config(app, settings, log_level)
+        warm_box(app)
         freeze_heap()
         uvicorn.Server(config).run(sockets=[sock])
         return
@@ -272,9 +274,18 @@ def run_worker(host: str, port: int, log_level: str) -> None:
 
     settings = Settings()
     sock = listening_socket(host, port, reuse_port=True)
-    config = uvicorn_config(create_app(settings), settings, log_level)
+    app = create_app(settings)
+    config = uvicorn_config(app, settings, log_level)
+    warm_box(app)
     freeze_heap()
     uvicorn.Server(config).run(sockets=[sock])
+
+
+def warm_box(app: Any) -> None:
+    """Start the app's decoding processes before the first request needs them."""
+    box = getattr(getattr(app, "state", None), "box", None)
+    if box is not None:
+        box.warm()
 
 
 def freeze_heap() -> None:
