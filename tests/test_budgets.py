@@ -11,11 +11,12 @@ import struct
 import subprocess
 import sys
 import textwrap
+import zlib
 
 import numpy as np
 import pytest
 from fastapi.testclient import TestClient
-from PIL import Image, ImageFile
+from PIL import Image, ImageDraw, ImageFile
 
 from digitrec.errors import TooLargeError
 from digitrec.reading.decode import BUDGET, decode_image, jpeg_scans, render_strokes
@@ -63,6 +64,43 @@ def dotted_png(side: int, dots: int, seed: int = 0) -> bytes:
     for y, x in np.random.default_rng(seed).integers(0, side - 8, (dots, 2)):
         canvas[y : y + 6, x : x + 6, :3] = 0
     return encoded(Image.fromarray(canvas), "PNG")
+
+
+def junk_hidden_scans(side: int, scans: int) -> bytes:
+    """The audit's JPEG: thousands of copies of one scan behind a single junk byte, which libjpeg
+    skips (with a warning) and our old counter stopped at."""
+    data = many_scan_jpeg(side, scans)
+    second = data.index(b"\xff\xda", data.index(b"\xff\xda") + 2)
+    return data[:second] + b"\x00" + data[second:]
+
+
+def chunk(kind: bytes, payload: bytes) -> bytes:
+    return struct.pack(">I", len(payload)) + kind + payload + struct.pack(">I", zlib.crc32(kind + payload))
+
+
+def iccp_png(chunks: int) -> bytes:
+    """A palette PNG with `chunks` iCCP chunks, each inflating to 1 MB: Pillow inflates each."""
+    data = encoded(Image.new("P", (8, 8)), "PNG")
+    profile = chunk(b"iCCP", b"icc\x00\x00" + zlib.compress(bytes(1024 * 1024), 9))
+    return data[:33] + profile * chunks + data[33:]
+
+
+def rle8_bmp(side: int) -> bytes:
+    """An 8-bit BMP compressed with RLE8 in runs of one pixel: Pillow's decoder is pure Python."""
+    rows = b"".join(b"\x01\x07" * side + b"\x00\x00" for _ in range(side)) + b"\x00\x01"
+    info = struct.pack("<IiiHHIIiiII", 40, side, side, 1, 8, 1, len(rows), 2835, 2835, 256, 0)
+    palette = bytes(4 * 256)
+    offset = 14 + 40 + len(palette)
+    return b"BM" + struct.pack("<IHHI", offset + len(rows), 0, 0, offset) + info + palette + rows
+
+
+def cmyk_photo(side: int = 4096) -> bytes:
+    """An honest big progressive CMYK JPEG: libjpeg keeps all its DCT coefficients (128 MiB at
+    4096x4096) even when it decodes at 1/4 scale."""
+    image = Image.new("CMYK", (side, side), (0, 0, 0, 0))
+    bar = (side // 2 - side // 16, side // 4, side // 2 + side // 16, 3 * side // 4)
+    ImageDraw.Draw(image).rectangle(bar, fill=255)
+    return encoded(image, "JPEG", progressive=True, quality=90)
 
 
 @pytest.fixture()

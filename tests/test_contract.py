@@ -11,6 +11,8 @@ import schemathesis
 from fastapi.testclient import TestClient
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
+from schemathesis.core.failures import FailureGroup
+from schemathesis.specs.openapi.checks import content_type_conformance, response_schema_conformance
 
 from conftest import png_bytes
 from digitrec.web.settings import Settings
@@ -159,8 +161,9 @@ def test_the_schema_validates_what_the_server_accepts(client: TestClient, body: 
 
 
 @pytest.mark.slow
-def test_schemathesis_finds_no_server_error(server: str) -> None:
-    """Cases generated from the served document for every operation, sent to a real server.
+def test_schemathesis_finds_no_server_error_and_no_undocumented_answer(server: str) -> None:
+    """Cases generated from the served document for every operation, sent to a real server: no
+    5xx, and every answer matches its documented content type and schema.
     (Through hypothesis directly: schemathesis's pytest plugin does not load with this pytest.)"""
     schema = schemathesis.openapi.from_url(f"{server}/openapi.json")
     failures: list[str] = []
@@ -173,6 +176,10 @@ def test_schemathesis_finds_no_server_error(server: str) -> None:
             response = case.call(base_url=server, timeout=30)
             if response.status_code >= 500:
                 failures.append(f"{case.method} {case.path}: {response.status_code} {response.text[:300]}")
+            try:  # every answer as its operation documents it: content type and body schema
+                case.validate_response(response, checks=[content_type_conformance, response_schema_conformance])
+            except (AssertionError, FailureGroup) as failure:  # one failure, or a group of them
+                failures.append(f"{case.method} {case.path}: {response.status_code}: {str(failure)[:300]}")
 
         call()
     assert not failures, failures

@@ -444,3 +444,89 @@ def test_a_changed_mind_replaces_and_undo_takes_back(feedback_client: TestClient
     assert undo.status_code == 204 and store.count() == 0
     half = feedback_client.post("/api/feedback", json={**drawing(7), "label": 1, "predicted": 7, "replaces": 5})
     assert half.status_code == 422 and "go together" in half.json()["detail"]
+
+
+def test_an_undo_token_cannot_be_forged_from_what_is_public(feedback_client: TestClient, store: Store) -> None:
+    """The audit's forgery: sha256(id:input) from the public `include_input` and a counted id."""
+    import hashlib
+
+    posted = feedback_client.post("/api/feedback", json={**drawing(3), "label": 3}).json()
+    seen = feedback_client.post("/api/predict", json={**drawing(3), "include_input": True}).json()["input"]
+    model_input = np.clip(np.round(np.asarray(seen) * 255), 0, 255).astype(np.uint8).tobytes()
+    forged = hashlib.sha256(str(posted["id"]).encode() + b":" + model_input).hexdigest()[:32]
+    assert forged != posted["undo"]
+    reply = feedback_client.delete(f"/api/feedback/{posted['id']}", headers={"X-Undo-Token": forged})
+    assert reply.status_code == 404 and store.count() == 1
+    assert (
+        feedback_client.delete(f"/api/feedback/{posted['id']}", headers={"X-Undo-Token": posted["undo"]}).status_code
+        == 204
+    )
+
+
+def test_ids_are_never_reused_so_an_old_token_deletes_nothing_new(feedback_client: TestClient, store: Store) -> None:
+    first = feedback_client.post("/api/feedback", json={**drawing(5), "label": 5}).json()
+    assert (
+        feedback_client.delete(f"/api/feedback/{first['id']}", headers={"X-Undo-Token": first["undo"]}).status_code
+        == 204
+    )
+    second = feedback_client.post("/api/feedback", json={**drawing(5), "label": 5}).json()
+    assert second["id"] > first["id"]
+    stale = feedback_client.delete(f"/api/feedback/{second['id']}", headers={"X-Undo-Token": first["undo"]})
+    assert stale.status_code == 404 and store.count() == 1
+
+
+@pytest.mark.parametrize("row_id", ["9223372036854775808", "-1", "0", "99999999999999999999999"])
+def test_an_id_out_of_range_is_a_4xx_with_a_string_detail(feedback_client: TestClient, row_id: str) -> None:
+    reply = feedback_client.delete(f"/api/feedback/{row_id}", headers={"X-Undo-Token": "x"})
+    assert 400 <= reply.status_code < 500 and isinstance(reply.json()["detail"], str)
+
+
+def test_the_undo_secret_is_kept_in_the_database_and_shared(database_url: str, predictors: dict) -> None:
+    first, second = open_store(database_url), open_store(database_url)  # two replicas of one database
+    try:
+        assert first.secret == second.secret and len(first.secret) == 32
+        assert open_store(database_url, secret=b"given" * 8).secret == b"given" * 8
+    finally:
+        first.close()
+        second.close()
+
+
+def test_feedback_is_rate_limited_by_default() -> None:
+    assert Settings().feedback_rate_limit
+
+
+def test_a_full_store_says_so(store: Store, predictors: dict) -> None:
+    settings = Settings(database_url=store.url, max_stored=1)
+    full = open_store(store.url, max_rows=1)
+    with TestClient(create_app(settings, predictors, full)) as client:
+        assert client.post("/api/feedback", json={**drawing(1), "label": 1}).status_code == 201
+        refused = client.post("/api/feedback", json={**drawing(1), "label": 1})
+        assert refused.status_code == 507 and "full" in refused.json()["detail"]
+    full.close()
+
+
+@pytest.mark.parametrize(
+    ("headers", "status"),
+    [
+        ({"origin": "https://evil.example"}, 403),
+        ({"sec-fetch-site": "cross-site"}, 403),
+        ({"origin": "http://testserver", "sec-fetch-site": "same-origin"}, 201),
+        ({}, 201),  # not a browser: curl, scripts
+    ],
+    ids=["other origin", "cross-site fetch", "same origin", "no browser"],
+)
+def test_browser_posts_from_other_sites_are_refused(
+    feedback_client: TestClient, store: Store, headers: dict, status: int
+) -> None:
+    reply = feedback_client.post("/api/feedback", json={**drawing(2), "label": 2}, headers=headers)
+    assert reply.status_code == status
+    assert store.count() == (1 if status == 201 else 0)
+
+
+def test_an_allowed_origin_may_post(store: Store, predictors: dict) -> None:
+    settings = Settings(database_url=store.url, allowed_origins="https://friend.example")  # type: ignore[arg-type]
+    with TestClient(create_app(settings, predictors, store)) as client:
+        reply = client.post(
+            "/api/feedback", json={**drawing(2), "label": 2}, headers={"origin": "https://friend.example"}
+        )
+        assert reply.status_code == 201

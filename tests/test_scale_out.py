@@ -7,6 +7,7 @@ import os
 import re
 import shutil
 import signal
+import socket
 import subprocess
 import threading
 import time
@@ -180,3 +181,23 @@ def test_a_killed_replica_loses_no_answer_and_no_correction(
     page = httpx.get(f"{url}/", timeout=5)
     assert page.status_code == 200 and "data-testid" in page.text
     assert httpx.post(f"{url}/api/predict", json=drawing(7), timeout=5).json()["digit"] == 7
+
+
+def test_one_client_holding_600_idle_connections_locks_no_one_out(
+    cluster: tuple[str, list[subprocess.Popen[bytes]]],
+) -> None:
+    """Through the shipped nginx limits: idle sockets and heads that never end are held by nginx
+    (cheaply, and dropped after client_header_timeout), never by the replicas' capped workers."""
+    url, _ = cluster
+    port = int(url.rsplit(":", 1)[1])
+    held = [socket.create_connection(("127.0.0.1", port)) for _ in range(600)]
+    try:
+        for sock in held[:300]:  # half of them start a request and never finish its head
+            sock.sendall(b"POST /api/predict HTTP/1.1\r\nHost: x\r\n")
+        time.sleep(0.5)
+        reply = httpx.post(f"{url}/api/predict", json=drawing(7), timeout=10)
+        assert reply.status_code == 200 and reply.json()["digit"] == 7
+        assert httpx.get(f"{url}/healthz", timeout=10).status_code == 200
+    finally:
+        for sock in held:
+            sock.close()

@@ -1,9 +1,11 @@
 """How `digitrec serve` treats connections, over real sockets: TCP_NODELAY on each, a socket per
-worker sharing the port, slow clients dropped, open connections capped, clients that leave."""
+worker sharing the port, slow clients dropped, new connections past the cap refused (and only
+they), heads over their limits refused with 431, clients that leave."""
 
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import socket
 import subprocess
 import sys
@@ -116,17 +118,61 @@ def test_slow_clients_are_dropped(guarded_server: tuple[str, int, Path], sent: b
 
 
 @pytest.mark.slow
-def test_open_connections_are_capped_with_503(guarded_server: tuple[str, int, Path]) -> None:
+def test_past_the_cap_only_new_connections_are_refused(guarded_server: tuple[str, int, Path]) -> None:
     url, port, _ = guarded_server
-    idle = [socket.create_connection(("127.0.0.1", port)) for _ in range(4)]
-    try:
-        time.sleep(0.3)
-        assert httpx.get(f"{url}/healthz", timeout=5).status_code == 503
-    finally:
-        for sock in idle:
-            sock.close()
+    with httpx.Client(base_url=url, timeout=5) as admitted:
+        assert admitted.get("/healthz").status_code == 200  # admitted, and kept alive
+        idle = [socket.create_connection(("127.0.0.1", port)) for _ in range(3)]  # the cap is 4
+        try:
+            time.sleep(0.3)
+            with socket.create_connection(("127.0.0.1", port)) as extra:
+                answer, _ = read_all(extra, 5)
+            assert answer == b"" or answer.startswith(b"HTTP/1.1 503")
+            # The one admitted before is served on: idle sockets do not lock everyone out.
+            assert admitted.get("/healthz").status_code == 200
+        finally:
+            for sock in idle:
+                sock.close()
     time.sleep(0.3)
     assert httpx.get(f"{url}/healthz", timeout=5).status_code == 200
+
+
+@pytest.mark.slow
+@pytest.mark.parametrize(
+    "head",
+    [
+        b"GET /healthz HTTP/1.1\r\nHost: x\r\n" + b"".join(b"x-%d: 1\r\n" % i for i in range(200)) + b"\r\n",
+        b"GET /healthz HTTP/1.1\r\nHost: x\r\nx-big: " + b"a" * 100_000 + b"\r\n\r\n",
+        b"GET /healthz?" + b"q" * 100_000 + b" HTTP/1.1\r\nHost: x\r\n\r\n",
+    ],
+    ids=["200 headers", "a 100 kB header", "a 100 kB URL"],
+)
+def test_oversized_heads_are_refused(guarded_server: tuple[str, int, Path], head: bytes) -> None:
+    """431, or httptools' own 400 where its parser refuses first (a URL that long)."""
+    url, port, _ = guarded_server
+    with socket.create_connection(("127.0.0.1", port)) as client:
+        # The server may close before the last bytes are in: its answer is sent first.
+        with contextlib.suppress(OSError):
+            client.sendall(head)
+        answer, _ = read_all(client, 10)
+    assert answer.startswith((b"HTTP/1.1 431", b"HTTP/1.1 400")), answer[:200]
+    assert b" 400 " not in answer[:13] or b"?" in head[:20]
+    assert httpx.get(f"{url}/healthz", timeout=5).status_code == 200
+
+
+def test_the_protocol_was_read_against_this_uvicorn() -> None:
+    """server.GuardedHttpToolsProtocol overrides uvicorn's HttpToolsProtocol callbacks (uvicorn has
+    no setting for httptools' head limits nor a cap that refuses only new connections): a new
+    uvicorn must be read again before it ships, then added to UVICORN_READ."""
+    from uvicorn.protocols.http.httptools_impl import HttpToolsProtocol
+
+    from digitrec.web.server import UVICORN_READ
+
+    assert uvicorn.__version__ in UVICORN_READ, (
+        f"uvicorn {uvicorn.__version__}: re-read httptools_impl.py against digitrec.web.server's subclass"
+    )
+    for name in ("connection_made", "data_received", "on_message_begin", "on_header", "on_headers_complete"):
+        assert callable(getattr(HttpToolsProtocol, name))
 
 
 @pytest.mark.slow

@@ -4,10 +4,12 @@ DigitrecError              anything a user can fix; the CLI prints it on one lin
 +-- DataError              MNIST files missing, truncated, corrupt or not downloadable
 +-- ModelError             unknown model name, unreadable checkpoint or ONNX file
 +-- StoreUnavailable       the feedback database cannot be reached (the API answers 503)
++-- StoreFull              the feedback store holds its cap of answers (507)
 +-- InputError             an image or drawing we cannot read (the API answers 422)
     +-- EmptyDrawingError  readable, but nothing is drawn on it
     +-- TooLargeError      well formed, but over a size limit (the API answers 413)
     +-- UnsupportedFormatError  an image file, but not PNG, JPEG, WebP, BMP or GIF (415)
+    +-- TooCostlyError     its decoding went past a hard limit and was killed (422)
 """
 
 
@@ -27,6 +29,10 @@ class StoreUnavailable(DigitrecError):
     """The message never holds the database URL or its password: it may reach a client or a log."""
 
 
+class StoreFull(DigitrecError):
+    pass
+
+
 class InputError(DigitrecError):
     pass
 
@@ -41,3 +47,7 @@ class TooLargeError(InputError):
 
 class UnsupportedFormatError(InputError):
     pass
+
+
+class TooCostlyError(InputError):
+    """The decoder went past a limit of the box (CPU time, memory, wall time) and was killed."""

@@ -48,6 +48,12 @@ class Budget:
     # Each scan of a JPEG is a full pass over the image: 27k tiny scans in 1 MB took 32 s.
     # Progressive JPEGs from cameras and browsers have 10 or fewer.
     max_jpeg_scans: int = 32
+    # PNG chunks: the first filter against a file of thousands of chunks that Pillow reads one
+    # by one (2,000 iCCP chunks, each inflating to 1 MB, took 4.3 s). Encoders write one IDAT per
+    # 8-64 kB and a handful of ancillary chunks; Pillow inflates iCCP, zTXt and iTXt.
+    max_png_chunks: int = 1_000
+    max_png_ancillary: int = 64
+    max_png_compressed: int = 4
     # Strokes: the canvas side, the points in all strokes, the pen as a fraction of the canvas.
     max_side: int = 4096
     max_points: int = 5_000
@@ -73,15 +79,14 @@ def decode_image(data: bytes, max_pixels: int | None = None, *, budget: Budget =
     canvases export) come back as uint8 arrays from the fast decoder; the rest as Pillow images in
     a mode `preprocess` reads (1, L, LA, P, PA, RGB, RGBA).
     """
-    if not data:
-        raise InputError(f"the image is empty: send the bytes of a {FORMAT_NAMES} file")
     declared_limit = budget.max_pixels if max_pixels is None else max_pixels
-    fast = decode_plain_png(data, min(declared_limit, budget.max_decoded_pixels))
+    fast = decode_fast(data, declared_limit, budget)
     if fast is not None:
         return fast
+    precheck(data, budget)
     image = _open(data)
     try:
-        _check_size(image, data, declared_limit, budget)
+        _check_size(image, declared_limit, budget)
         image.load()  # the first frame only: animated GIF/WebP/APNG frames after it are never decoded
     except InputError:  # our own refusals, raised before decoding
         raise
@@ -91,6 +96,18 @@ def decode_image(data: bytes, max_pixels: int | None = None, *, budget: Budget =
         raise InputError(f"the image is truncated or damaged ({exc}); send the whole file") from exc
     # Photos from phones carry their rotation in EXIF; apply it so the digit is upright.
     return _readable_mode(ImageOps.exif_transpose(image) or image)
+
+
+def decode_fast(data: bytes, declared_limit: int, budget: Budget = BUDGET) -> np.ndarray | None:
+    """The one decode run outside the box: a plain PNG (what canvases export), or None.
+
+    Its cost is bounded by the budget, whatever the bytes: the chunk walk is linear in the body,
+    at most max_decoded_pixels (1 Mpx, 4 bytes each) are inflated by libdeflate, which stops at
+    the expected size, and libspng unfilters exactly those scanlines (a 1 Mpx RGBA PNG of noise:
+    a few ms). Anything else (palette, interlace, 16-bit, odd chunks) goes to the box."""
+    if not data:
+        raise InputError(f"the image is empty: send the bytes of a {FORMAT_NAMES} file")
+    return decode_plain_png(data, min(declared_limit, budget.max_decoded_pixels))
 
 
 def _open(data: bytes) -> Image.Image:
@@ -124,23 +141,16 @@ def other_format(data: bytes) -> str | None:
     return None
 
 
-def _check_size(image: Image.Image, data: bytes, declared_limit: int, budget: Budget) -> None:
+def _check_size(image: Image.Image, declared_limit: int, budget: Budget) -> None:
     width, height = image.size
     if width * height > declared_limit:
         raise TooLargeError(f"the image is {width}x{height} pixels; at most {declared_limit:,} pixels are accepted")
-    if image.format == "JPEG":
-        scans = jpeg_scans(data, budget.max_jpeg_scans)
-        if scans > budget.max_jpeg_scans:
-            raise TooLargeError(
-                f"the JPEG has more than {budget.max_jpeg_scans} scans (each one a pass over the whole image); "
-                "save it again as a baseline or ordinary progressive JPEG"
-            )
-        if width * height > budget.max_decoded_pixels:
-            # libjpeg decodes at 1/2, 1/4 or 1/8 scale by dropping DCT coefficients: the
-            # cheapest reduction there is, and preprocessing works at 80 px anyway.
-            factor = next(f for f in (2, 4, 8) if (width // f) * (height // f) <= budget.max_decoded_pixels or f == 8)
-            image.draft(image.mode, (width // factor, height // factor))
-            width, height = image.size
+    if image.format == "JPEG" and width * height > budget.max_decoded_pixels:
+        # libjpeg decodes at 1/2, 1/4 or 1/8 scale by dropping DCT coefficients: the
+        # cheapest reduction there is, and preprocessing works at 80 px anyway.
+        factor = next(f for f in (2, 4, 8) if (width // f) * (height // f) <= budget.max_decoded_pixels or f == 8)
+        image.draft(image.mode, (width // factor, height // factor))
+        width, height = image.size
     if width * height > budget.max_decoded_pixels:
         raise TooLargeError(
             f"the image is {width}x{height} pixels; at most {budget.max_decoded_pixels:,} are decoded "
@@ -148,13 +158,72 @@ def _check_size(image: Image.Image, data: bytes, declared_limit: int, budget: Bu
         )
 
 
+def precheck(data: bytes, budget: Budget = BUDGET) -> None:
+    """The cheap first filter, on the bytes alone (nothing is inflated or decoded): too many PNG
+    chunks, too many JPEG scans, an RLE-compressed BMP. Its cost is bounded by the caps it
+    checks (each walk stops past its cap). The box's hard limits bound the decode whatever this
+    lets through."""
+    if data.startswith(b"\x89PNG\r\n\x1a\n"):
+        png_chunks(data, budget)
+    elif data.startswith(b"\xff\xd8") and jpeg_scans(data, budget.max_jpeg_scans) > budget.max_jpeg_scans:
+        raise TooLargeError(
+            f"the JPEG has more than {budget.max_jpeg_scans} scans (each one a pass over the whole image); "
+            "save it again as a baseline or ordinary progressive JPEG"
+        )
+    elif data.startswith(b"BM") and bmp_compression(data) in (1, 2):
+        # Pillow decodes RLE8/RLE4 BMPs in pure Python, a call per run (1-pixel runs: 0.29 s);
+        # no canvas or phone writes them.
+        raise UnsupportedFormatError(
+            "RLE-compressed BMPs are not accepted: save the image as PNG or as an uncompressed BMP"
+        )
+
+
+def bmp_compression(data: bytes) -> int | None:
+    """A BMP's compression method (0 none, 1 RLE8, 2 RLE4...), from a Windows info header."""
+    if len(data) < 34 or int.from_bytes(data[14:18], "little") < 40:
+        return None  # the old OS/2 header holds no compression field
+    return int.from_bytes(data[30:34], "little")
+
+
+def png_chunks(data: bytes, budget: Budget = BUDGET) -> None:
+    """Refuse a PNG with more chunks than an encoder writes; walks at most the caps' count."""
+    chunks = ancillary = compressed = 0
+    position, end = 8, len(data)
+    while position + 8 <= end:
+        length = int.from_bytes(data[position : position + 4], "big")
+        kind = data[position + 4 : position + 8]
+        chunks += 1
+        if kind[:1].islower():
+            ancillary += 1
+            compressed += kind in (b"iCCP", b"zTXt", b"iTXt")
+        if chunks > budget.max_png_chunks or ancillary > budget.max_png_ancillary:
+            raise TooLargeError(
+                f"the PNG has more than {budget.max_png_chunks} chunks or {budget.max_png_ancillary} ancillary "
+                "ones (metadata); save it again without metadata"
+            )
+        if compressed > budget.max_png_compressed:
+            raise TooLargeError(
+                f"the PNG has more than {budget.max_png_compressed} compressed metadata chunks "
+                "(iCCP, zTXt, iTXt); save it again without metadata"
+            )
+        if kind == b"IEND":
+            return
+        position += 12 + length
+
+
 def jpeg_scans(data: bytes, limit: int) -> int:
-    """The number of scans (SOS markers) in a JPEG, counted up to `limit + 1`, from its markers:
-    no pixel is decoded. A damaged file stops the count; libjpeg then reports it."""
+    """The number of scans (SOS markers) in a JPEG, counted up to `limit + 1`, from its markers
+    as libjpeg reads them: no pixel is decoded. A damaged file stops the count; libjpeg then
+    reports it. A first filter only: the box's CPU limit bounds a decode whatever this says."""
     count, position, end = 0, 2, len(data)
     while position + 4 <= end and count <= limit:
         if data[position] != 0xFF:
-            break
+            # libjpeg's next_marker() skips any bytes up to the next 0xFF (it only warns of
+            # "extraneous bytes"): so must the count, or one junk byte hides every scan after it.
+            position = data.find(b"\xff", position)
+            if position < 0:
+                break
+            continue
         marker = data[position + 1]
         if marker == 0xFF:  # fill byte before a marker
             position += 1

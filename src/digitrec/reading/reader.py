@@ -11,6 +11,7 @@ and the benchmarks all read through it.
 
 from __future__ import annotations
 
+import dataclasses
 from collections.abc import Iterable, Iterator, Sequence
 from dataclasses import dataclass
 from pathlib import Path
@@ -20,7 +21,16 @@ import numpy as np
 from PIL import Image
 
 from digitrec.errors import EmptyDrawingError, InputError, TooLargeError
-from digitrec.reading.decode import BUDGET, Budget, decode_image, render_strokes, rendered_size
+from digitrec.reading.box import Box, shared_box
+from digitrec.reading.decode import (
+    BUDGET,
+    Budget,
+    decode_fast,
+    decode_image,
+    precheck,
+    render_strokes,
+    rendered_size,
+)
 from digitrec.reading.inference import DigitReading, Predictor
 from digitrec.reading.numbers import NumberReading, page_of, read_page
 from digitrec.reading.preprocess import ink_image, preprocess
@@ -53,10 +63,16 @@ class Reader:
         threads: int = 1,
         budget: Budget = BUDGET,
         predictor: Predictor | None = None,
+        box: Box | None = None,
+        boxed: bool = True,
     ) -> None:
         # A server loads each model once and hands it in; everyone else names one.
         self.predictor = predictor or Predictor(model, threads=threads)
         self.budget = budget
+        # Image bytes are decoded in the box (this process's shared one unless given another);
+        # `boxed=False` decodes them here, for trusted files only (a data set being built).
+        self.box = box
+        self.boxed = boxed
 
     @property
     def name(self) -> str:
@@ -73,7 +89,7 @@ class Reader:
                 drawing.strokes, drawing.width, drawing.height, drawing.line_width, budget=self.budget
             )
         if isinstance(drawing, bytes | bytearray | memoryview):
-            return decode_image(bytes(drawing), budget=self.budget)
+            return self.decode(bytes(drawing))
         if isinstance(drawing, Image.Image):
             size = drawing.width * drawing.height
         elif isinstance(drawing, np.ndarray):
@@ -87,6 +103,18 @@ class Reader:
         if size > self.budget.max_decoded_pixels:
             raise TooLargeError(f"the picture has {size:,} pixels; at most {self.budget.max_decoded_pixels:,} are read")
         return drawing
+
+    def decode(self, data: bytes) -> Picture:
+        """Image bytes as pixels: a plain PNG here (its cost is bounded, see decode_fast), any
+        other picture in the box, after the cheap pre-checks."""
+        fast = decode_fast(data, self.budget.max_pixels, self.budget)
+        if fast is not None:
+            return fast
+        precheck(data, self.budget)
+        if not self.boxed:
+            return decode_image(data, budget=self.budget)
+        box = self.box or shared_box()
+        return box.decode(data, self.budget.max_pixels, dataclasses.asdict(self.budget))
 
     def input(self, drawing: Drawing) -> np.ndarray:
         """The 28x28 float32 input the model sees of this drawing."""

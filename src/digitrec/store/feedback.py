@@ -24,10 +24,10 @@ import numpy as np
 from PIL import Image
 from sqlalchemy import DateTime, Integer, LargeBinary, String, create_engine, event, func, select
 from sqlalchemy.engine import Engine, make_url
-from sqlalchemy.exc import SQLAlchemyError
+from sqlalchemy.exc import IntegrityError, SQLAlchemyError
 from sqlalchemy.orm import DeclarativeBase, Mapped, Session, mapped_column, sessionmaker
 
-from digitrec.errors import DigitrecError, InputError, StoreUnavailable
+from digitrec.errors import DigitrecError, InputError, StoreFull, StoreUnavailable
 from digitrec.reading.preprocess import ink_image
 
 DATABASE_URL_ENV = "DIGITREC_DATABASE_URL"
@@ -44,6 +44,7 @@ class Base(DeclarativeBase):
 
 class Correction(Base):
     __tablename__ = "corrections"
+    __table_args__ = {"sqlite_autoincrement": True}  # ids are never reused (migration 0003)
 
     id: Mapped[int] = mapped_column(Integer, primary_key=True, autoincrement=True)
     created_at: Mapped[dt.datetime] = mapped_column(DateTime(timezone=True), index=True)
@@ -58,6 +59,15 @@ class Correction(Base):
     image_png: Mapped[bytes] = mapped_column(LargeBinary)
     # "correction" (the model was wrong) or "confirmation" (the user said it was right).
     kind: Mapped[str] = mapped_column(String(20), default="correction", server_default="correction")
+
+
+class ServerSecret(Base):
+    """Secrets the server signs with, generated once and shared by every process using the
+    database (migration 0003)."""
+
+    __tablename__ = "server_secrets"
+    name: Mapped[str] = mapped_column(String(50), primary_key=True)
+    value: Mapped[bytes] = mapped_column(LargeBinary)
 
 
 @dataclass
@@ -135,15 +145,26 @@ def migrate(url: str) -> None:
         raise DigitrecError(f"cannot open the feedback database {redact(url)}: {scrub(str(exc), url)}") from None
 
 
-def undo_token(row: Correction) -> str:
-    """A token only the poster of an answer knows (it hashes the row's id and its 28x28 input),
-    so that no one else can take a stored answer back or replace it."""
-    return hashlib.sha256(str(row.id).encode() + b":" + bytes(row.input)).hexdigest()[:32]
+def undo_token(row: Correction, secret: bytes) -> str:
+    """A token only the poster of an answer knows: an HMAC of the row's id and its 28x28 input
+    under the server's secret, so that no one else can take a stored answer back or replace
+    it, even knowing both (`include_input` shows the input, ids are counted)."""
+    message = str(row.id).encode() + b":" + bytes(row.input)
+    return hmac.new(secret, message, hashlib.sha256).hexdigest()[:32]
+
+
+MAX_ID = 2**63 - 1  # the largest id a database integer holds; a path past it is a 4xx
 
 
 class Store:
-    def __init__(self, url: str) -> None:
+    """`secret` signs undo tokens: given (DIGITREC_UNDO_SECRET), else generated once and kept in
+    the database itself, so that replicas sharing a database share it. `max_rows` caps the
+    answers stored (0: no cap)."""
+
+    def __init__(self, url: str, secret: bytes | None = None, max_rows: int = 0) -> None:
         self.url = url
+        self.max_rows = max_rows
+        self._secret = secret
         try:
             self.engine = create_engine(url, pool_pre_ping=True)
         except Exception as exc:  # bad URL or missing driver: say which
@@ -179,18 +200,49 @@ class Store:
         with self._reachable(), self.sessions.begin() as session:
             if replaces is not None and not self._delete_in(session, *replaces):
                 raise InputError(f"`replaces`: there is no answer #{replaces[0]} with that undo token")
+            if replaces is None and self.max_rows and self._count_in(session) >= self.max_rows:
+                raise StoreFull(
+                    f"the corrections store is full ({self.max_rows:,} answers): an admin must export and "
+                    "clear it (or raise DIGITREC_MAX_STORED) before more are taken"
+                )
             session.add(row)
         return row
+
+    @property
+    def secret(self) -> bytes:
+        if self._secret is None:
+            with self._reachable():
+                self._secret = self._stored_secret()
+        return self._secret
+
+    def _stored_secret(self) -> bytes:
+        """The database's undo secret, made by whichever process asks first."""
+        for _ in range(2):
+            try:
+                with self.sessions.begin() as session:
+                    found = session.get(ServerSecret, "undo")
+                    if found is not None:
+                        return bytes(found.value)
+                    value = os.urandom(32)
+                    session.add(ServerSecret(name="undo", value=value))
+                return value
+            except IntegrityError:  # another process made it first: read theirs
+                continue
+        raise StoreUnavailable(UNAVAILABLE)
+
+    def token(self, row: Correction) -> str:
+        return undo_token(row, self.secret)
 
     def delete(self, row_id: int, token: str) -> bool:
         """Take an answer back (the page's Undo); only with the token its poster was given."""
         with self._reachable(), self.sessions.begin() as session:
             return self._delete_in(session, row_id, token)
 
-    @staticmethod
-    def _delete_in(session: Session, row_id: int, token: str) -> bool:
+    def _delete_in(self, session: Session, row_id: int, token: str) -> bool:
+        if not 1 <= row_id <= MAX_ID:
+            return False
         row = session.get(Correction, row_id)
-        if row is None or not hmac.compare_digest(undo_token(row), token):
+        if row is None or not hmac.compare_digest(undo_token(row, self.secret), token):
             return False
         session.delete(row)
         return True
@@ -203,7 +255,11 @@ class Store:
 
     def count(self) -> int:
         with self._reachable(), Session(self.engine) as session:
-            return int(session.scalar(select(func.count()).select_from(Correction)) or 0)
+            return self._count_in(session)
+
+    @staticmethod
+    def _count_in(session: Session) -> int:
+        return int(session.scalar(select(func.count()).select_from(Correction)) or 0)
 
     @contextlib.contextmanager
     def _reachable(self) -> Iterator[None]:
@@ -240,7 +296,7 @@ class Store:
         self.engine.dispose()
 
 
-def open_store(url: str | None = None) -> Store:
+def open_store(url: str | None = None, secret: bytes | None = None, max_rows: int = 0) -> Store:
     resolved = resolve_database_url(url)
     migrate(resolved)
-    return Store(resolved)
+    return Store(resolved, secret, max_rows)

@@ -26,6 +26,17 @@ ERRORS: dict[int | str, dict[str, Any]] = {
 }
 
 
+# The same answers for a route whose own answer is not JSON (/predict answers text): FastAPI
+# documents a response `model` in the route's media type, so these name JSON themselves.
+JSON_ERRORS: dict[int | str, dict[str, Any]] = {
+    code: {
+        "description": answer["description"],
+        "content": {"application/json": {"schema": {"$ref": "#/components/schemas/ErrorOut"}}},
+    }
+    for code, answer in ERRORS.items()
+}
+
+
 def reading_body(model: str, reading: DigitReading, top_k: int, metrics: Metrics) -> dict[str, Any]:
     probabilities = reading.probabilities
     order = np.argsort(-probabilities, kind="stable")[:top_k]

@@ -13,11 +13,12 @@ from pydantic.json_schema import models_json_schema
 
 from digitrec import __version__
 from digitrec.errors import DigitrecError, ModelError
+from digitrec.reading.box import Box
 from digitrec.reading.inference import Predictor
 from digitrec.reading.reader import Reader
 from digitrec.store.feedback import Store, open_store
 from digitrec.web import schemas
-from digitrec.web.deps import Registry, Throttle
+from digitrec.web.deps import Registry, Throttle, Work
 from digitrec.web.handlers import add_error_handlers
 from digitrec.web.metrics import Metrics
 from digitrec.web.middleware import LimitAndMeasure
@@ -45,12 +46,15 @@ def create_app(
     if settings.admin_token and len(settings.admin_token) < MIN_ADMIN_TOKEN:
         raise DigitrecError(f"DIGITREC_ADMIN_TOKEN must be at least {MIN_ADMIN_TOKEN} characters long")
     loaded = dict(predictors) if predictors is not None else load_predictors(settings)
-    models = {name: Reader(predictor=p, budget=settings.budget()) for name, p in loaded.items()}
+    box = Box(settings.box_limits())  # one pool of decoding processes for all the models
+    models = {name: Reader(predictor=p, budget=settings.budget(), box=box) for name, p in loaded.items()}
     if not models:
         raise ModelError("no model to serve: train one with `digitrec train` or reinstall the package")
     if store is None:
         try:
-            store = open_store(settings.database_url or None)
+            store = open_store(
+                settings.database_url or None, settings.undo_secret.encode() or None, settings.max_stored
+            )
         except DigitrecError as exc:
             # Reading digits must not depend on the database: feedback answers 503 instead.
             log.warning("corrections cannot be stored: %s", exc)  # the message holds no password
@@ -61,6 +65,7 @@ def create_app(
     app.state.registry = Registry.of(models, settings.default_model)
     app.state.feedback_throttle = Throttle(settings.feedback_rate_limit)
     app.state.login_throttle = Throttle("5/minute")
+    app.state.work, app.state.box = Work(settings.reading_threads), box
     app.add_middleware(LimitAndMeasure, max_body_bytes=settings.max_body_bytes, metrics=app.state.metrics)
     add_error_handlers(app)
     for area in (prediction.router, numbers.router, feedback.router, pages.router, device.router):

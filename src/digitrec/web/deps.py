@@ -3,11 +3,15 @@ and per-client throttles."""
 
 from __future__ import annotations
 
+import functools
 import time
+from collections.abc import Callable
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Annotated
+from typing import Annotated, Any, TypeVar
 
+import anyio
+import anyio.to_thread
 from fastapi import Depends, HTTPException, Request
 from limits import RateLimitItem, parse
 from limits.storage import MemoryStorage
@@ -62,6 +66,32 @@ class Throttle:
             return 0
         reset = self.limiter.get_window_stats(self.item, key).reset_time
         return max(1, int(reset - time.time()) + 1)
+
+
+T = TypeVar("T")
+
+
+class Work:
+    """The threads a worker process reads drawings in: a small, fixed number (the settings'
+    `reading_threads`), so that the event loop only parses HTTP and a burst of costly requests
+    waits its turn instead of taking 40 threads' worth of memory. Decoding itself goes on in
+    the box's processes (reading/box.py); these threads wait for it, preprocess and run the
+    model (ONNX Runtime and numpy release the GIL)."""
+
+    def __init__(self, threads: int) -> None:
+        self.threads = threads
+        self.limiter: anyio.CapacityLimiter | None = None  # made in the loop, at first use
+
+    async def run(self, function: Callable[..., T], *args: Any) -> T:
+        if self.limiter is None:
+            self.limiter = anyio.CapacityLimiter(self.threads)
+        return await anyio.to_thread.run_sync(functools.partial(function, *args), limiter=self.limiter)
+
+
+async def off_loop(request: Request, function: Callable[..., T], *args: Any) -> T:
+    """`function(*args)` in one of the app's reading threads, the event loop free meanwhile."""
+    work: Work = request.app.state.work
+    return await work.run(function, *args)
 
 
 def client_key(request: Request) -> str:

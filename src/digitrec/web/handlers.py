@@ -11,7 +11,7 @@ from fastapi.responses import HTMLResponse, JSONResponse, Response
 from pydantic import ValidationError
 from starlette.requests import ClientDisconnect
 
-from digitrec.errors import DigitrecError, StoreUnavailable, TooLargeError, UnsupportedFormatError
+from digitrec.errors import DigitrecError, StoreFull, StoreUnavailable, TooLargeError, UnsupportedFormatError
 from digitrec.web import schemas
 from digitrec.web.admin import HTMLLogin, render_login
 
@@ -19,7 +19,8 @@ log = logging.getLogger("digitrec.web")
 
 
 def status_of(exc: DigitrecError) -> int:
-    for kind, status in ((TooLargeError, 413), (UnsupportedFormatError, 415), (StoreUnavailable, 503)):
+    kinds = ((TooLargeError, 413), (UnsupportedFormatError, 415), (StoreUnavailable, 503), (StoreFull, 507))
+    for kind, status in kinds:
         if isinstance(exc, kind):
             return status
     return 422

@@ -8,6 +8,7 @@ from typing import Annotated, Any
 from pydantic import Field, field_validator
 from pydantic_settings import BaseSettings, NoDecode, SettingsConfigDict
 
+from digitrec.reading.box import Limits
 from digitrec.reading.card import DEFAULT_MODEL, shipped_models
 from digitrec.reading.decode import Budget
 
@@ -44,24 +45,58 @@ class Settings(BaseSettings):
     max_canvas_side: int = 4096
     max_stroke_points: int = 5_000  # as decode.Budget.max_points: counted before any point is checked
     threads: int = 1  # ONNX Runtime threads per request
+    # Requests read at once per worker process (threads off the event loop), and the box's
+    # decoding processes per worker (reading/box.py); the rest wait their turn.
+    reading_threads: int = Field(default=4, ge=1, le=64)
+    decode_processes: int = Field(default=2, ge=1, le=32)
+    # The box's hard limits on one decode: CPU seconds, wall seconds, MiB of address space.
+    decode_cpu_seconds: float = Field(default=0.5, gt=0)
+    decode_wall_seconds: float = Field(default=2.0, gt=0)
+    decode_memory_mib: int = Field(default=320, ge=64)
+    # Values of the `pixels` form in one request (a batch's together), counted before the JSON
+    # is parsed: parsing and validating a value costs ~0.7 us, so 160,000 (two arrays of the
+    # page's 280x280 pad) bound its cost to ~110 ms, off the event loop; send bigger as PNG.
+    max_pixel_values: int = Field(default=160_000, ge=1)
     # Where corrections are stored (see digitrec.store.feedback); empty: a SQLite file in the user data folder.
     database_url: str = ""
     # The /feedback page is on only when a token (16 characters or more) is set.
     admin_token: str = ""
     feedback_page_size: int = Field(default=50, ge=1, le=500)
     # Per-client limit on POST /api/feedback, in the `limits` notation ("30/minute"); empty: off.
-    feedback_rate_limit: str = ""
+    # On by default: a stored answer is up to ~100 kB, and unlimited one client stored 5.4 GiB an hour.
+    feedback_rate_limit: str = "60/minute"
+    # Answers the store keeps at most (each under ~100 kB: 200,000 are at most ~20 GB); 0: no cap.
+    max_stored: int = Field(default=200_000, ge=0)
+    # The secret undo tokens are signed with (32+ characters); empty: one generated once and kept
+    # in the database (table server_secrets), which every replica using the database shares.
+    undo_secret: str = ""
+    # Origins (scheme://host:port) whose pages may post answers besides this server's own page.
+    allowed_origins: Annotated[list[str], NoDecode] = Field(default_factory=list)
     metrics_enabled: bool = True
-    # Slow clients: a request's headers and body must arrive within this many seconds.
+    # Slow clients: a request's head must arrive within `header_timeout` seconds, the whole
+    # request (head and body) within `request_timeout`.
+    header_timeout: float = Field(default=5.0, gt=0)
     request_timeout: float = Field(default=20.0, gt=0)
     keep_alive_timeout: int = Field(default=5, ge=1)
-    # Open connections per worker; beyond it uvicorn answers 503.
+    # Open connections per worker; new ones beyond it are refused (503), those open served on.
     max_connections: int = Field(default=512, ge=1)
+    # A request's head (request line and headers): bytes and headers, else 431. Browsers send
+    # under 2 kB and 20 headers; nginx's own default buffers take 32 kB.
+    max_header_bytes: int = Field(default=32 * 1024, ge=1024)
+    max_headers: int = Field(default=100, ge=10)
 
-    @field_validator("models", mode="before")
+    @field_validator("models", "allowed_origins", mode="before")
     @classmethod
     def _comma_separated(cls, value: Any) -> Any:
         return [name for name in value.split(",") if name] if isinstance(value, str) else value
+
+    def box_limits(self) -> Limits:
+        return Limits(
+            cpu_seconds=self.decode_cpu_seconds,
+            wall_seconds=self.decode_wall_seconds,
+            memory_bytes=self.decode_memory_mib * 1024 * 1024,
+            workers=self.decode_processes,
+        )
 
     def budget(self) -> Budget:
         """The one budget a drawing is read within: these settings' limits, decode's defaults
@@ -77,4 +112,5 @@ class Settings(BaseSettings):
         """The inverse of from_env, so worker processes started by uvicorn build the same app."""
         env = {f"DIGITREC_{name.upper()}": str(value) for name, value in self.model_dump().items()}
         env["DIGITREC_MODELS"] = ",".join(self.models)
+        env["DIGITREC_ALLOWED_ORIGINS"] = ",".join(self.allowed_origins)
         return env

@@ -27,22 +27,37 @@ class Submission:
     drawings: list[Drawing]
 
 
-async def read_submission(
-    request: Request, settings: Settings, options_model: type[BaseModel], json_model: type[BaseModel], many: bool
+@dataclass
+class Posted:
+    """What the event loop hands to a reading thread: the body and the headers that say how to
+    read it. Everything after this (JSON, validation, decoding) is the thread's work."""
+
+    body: bytes
+    content_type: str
+
+
+async def posted(request: Request) -> Posted:
+    return Posted(await request.body(), request.headers.get("content-type", ""))
+
+
+def read_submission(
+    posted: Posted, settings: Settings, options_model: type[BaseModel], json_model: type[BaseModel], many: bool
 ) -> Submission:
     """JSON validated by `json_model`, or a multipart form whose text fields `options_model`
-    validates; pydantic's ValidationError and InputError become 422 in the app's handlers."""
-    content_type = request.headers.get("content-type", "").split(";")[0].strip().lower()
+    validates; pydantic's ValidationError and InputError become 422 in the app's handlers.
+    Blocking work: call it off the event loop."""
+    body = posted.body
+    content_type = posted.content_type.split(";")[0].strip().lower()
     if content_type == "multipart/form-data":
-        return read_form(await request.body(), request.headers["content-type"], settings, options_model, many)
+        return read_form(body, posted.content_type, settings, options_model, many)
     if content_type not in ("application/json", ""):
         raise HTTPException(
             415,
             f"unsupported content type {content_type!r}: send application/json or "
             "multipart/form-data with a file field `image`",
         )
-    body = await request.body()
     check_point_count(body, settings, many)
+    check_pixel_values(body, settings)
     payload = parse_json(body)
     if not isinstance(payload, dict):
         raise InputError("the JSON body must be an object")
@@ -96,6 +111,16 @@ def check_point_count(body: bytes, settings: Settings, many: bool) -> None:
             f"the body opens {brackets:,} lists (one per point and per stroke); at most {limit:,} points "
             + ("in one batch" if many else "in one drawing")
             + " are accepted"
+        )
+
+
+def check_pixel_values(body: bytes, settings: Settings) -> None:
+    """Bound the `pixels` form before parsing: each value but a row's last is followed by a
+    comma, so commas bound the values (counted at C speed, whatever else the body holds)."""
+    if b'"pixels"' in body and body.count(b",") > settings.max_pixel_values + 64:
+        raise TooLargeError(
+            f"`pixels` holds more than {settings.max_pixel_values:,} values in this request; "
+            "send a bigger picture as a PNG `image`"
         )
 
 

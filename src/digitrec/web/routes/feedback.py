@@ -5,19 +5,18 @@ from __future__ import annotations
 import asyncio
 from typing import Annotated
 
-from fastapi import APIRouter, Header, HTTPException, Query, Request
-from fastapi.concurrency import run_in_threadpool
+from fastapi import APIRouter, Header, HTTPException, Path, Query, Request
 from fastapi.responses import HTMLResponse, JSONResponse, RedirectResponse, Response
 
 from digitrec.errors import InputError
-from digitrec.reading.reader import Reader, model_input
-from digitrec.store.feedback import Correction, Store, drawing_png, undo_token
+from digitrec.reading.reader import model_input
+from digitrec.store.feedback import MAX_ID, Correction, Store, drawing_png
 from digitrec.web import schemas
 from digitrec.web.admin import COOKIE, STYLE, HTMLLogin, render_corrections, same, session_value
 from digitrec.web.answers import ERRORS
-from digitrec.web.deps import MetricsDep, RegistryDep, SettingsDep, StoreDep, client_key
+from digitrec.web.deps import MetricsDep, Registry, RegistryDep, SettingsDep, StoreDep, client_key, off_loop
 from digitrec.web.settings import Settings
-from digitrec.web.submission import Submission, read_submission, request_body
+from digitrec.web.submission import Posted, posted, read_submission, request_body
 
 router = APIRouter(tags=["feedback"])
 FAILED_LOGIN_DELAY = 1.0  # seconds added to every wrong token, on top of the per-client limit
@@ -30,7 +29,9 @@ FAILED_LOGIN_DELAY = 1.0  # seconds added to every wrong token, on top of the pe
     responses={
         **ERRORS,
         429: {"model": schemas.ErrorOut, "description": "too many corrections from this client (when limited)"},
+        403: {"model": schemas.ErrorOut, "description": "a browser's post from another site"},
         503: {"model": schemas.ErrorOut, "description": "feedback store unavailable"},
+        507: {"model": schemas.ErrorOut, "description": "the store holds its cap of answers"},
     },  # type: ignore[dict-item]
     openapi_extra=request_body(schemas.FeedbackRequest, schemas.FeedbackOptions),
     summary="Store a correction (the digit a drawing really is) or a confirmation that the model was right",
@@ -38,6 +39,7 @@ FAILED_LOGIN_DELAY = 1.0  # seconds added to every wrong token, on top of the pe
 async def feedback(
     request: Request, settings: SettingsDep, registry: RegistryDep, metrics: MetricsDep, store: StoreDep
 ) -> Response:
+    same_site(request, settings)
     throttle = request.app.state.feedback_throttle
     if not throttle.allow(client_key(request)):
         wait = throttle.seconds_to_wait(client_key(request))
@@ -46,20 +48,18 @@ async def feedback(
             f"too many corrections from this address (at most {settings.feedback_rate_limit}); try again in {wait} s",
             headers={"Retry-After": str(wait)},
         )
-    submission = await read_submission(request, settings, schemas.FeedbackOptions, schemas.FeedbackRequest, False)
-    name, reader = registry.get(submission.options.model)
-    # Decoding, preprocessing, the PNG and the database write are all blocking work.
-    row = await run_in_threadpool(store_correction, submission, store, name, reader)
+    # Parsing, decoding, preprocessing, the PNG and the database write are all blocking work.
+    row = await off_loop(request, store_correction, await posted(request), settings, store, registry)
     metrics.feedback.labels(str(row.label)).inc()
     body = {
         "id": row.id,
         "label": row.label,
         "predicted": row.predicted,
         "kind": row.kind,
-        "model": name,
+        "model": row.model,
         "model_version": row.model_version,
         "created_at": row.created_at.isoformat(),
-        "undo": undo_token(row),
+        "undo": store.token(row),
     }
     return JSONResponse(body, status_code=201)
 
@@ -67,16 +67,50 @@ async def feedback(
 @router.delete(
     "/api/feedback/{row_id}",
     status_code=204,
-    responses={404: {"model": schemas.ErrorOut, "description": "no such answer, or the wrong undo token"}},
+    responses={
+        404: {"model": schemas.ErrorOut, "description": "no such answer, or the wrong undo token"},
+        403: {"model": schemas.ErrorOut, "description": "a browser's request from another site"},
+        422: {"model": schemas.ErrorOut, "description": "an id out of range or a malformed token"},
+    },  # type: ignore[dict-item]
     summary="Take a stored answer back (Undo), with the `undo` token its POST answered",
 )
-async def take_back(row_id: int, store: StoreDep, x_undo_token: Annotated[str, Header(max_length=64)] = "") -> Response:
-    if not await run_in_threadpool(store.delete, row_id, x_undo_token):
+async def take_back(
+    request: Request,
+    settings: SettingsDep,
+    store: StoreDep,
+    row_id: Annotated[int, Path(ge=1, le=MAX_ID)],
+    x_undo_token: Annotated[str, Header(max_length=64)] = "",
+) -> Response:
+    same_site(request, settings)
+    if not await off_loop(request, store.delete, row_id, x_undo_token):
         raise HTTPException(404, f"no answer #{row_id} with that undo token (X-Undo-Token header)")
     return Response(status_code=204)
 
 
-def store_correction(submission: Submission, store: Store, name: str, reader: Reader) -> Correction:
+def same_site(request: Request, settings: Settings) -> None:
+    """Refuse a browser's write sent from a page of another site (a form posted cross-site is a
+    "simple" request: no preflight asks first). Browsers say where a request comes from in
+    `Origin` and `Sec-Fetch-Site`; clients that are not browsers send neither and pass."""
+    origin = request.headers.get("origin")
+    fetch_site = request.headers.get("sec-fetch-site", "")
+    if origin is not None and origin in settings.allowed_origins:
+        return
+    if fetch_site == "cross-site" or (origin is not None and not same_origin(origin, request)):
+        raise HTTPException(
+            403,
+            "answers are taken only from this site's own page (set DIGITREC_ALLOWED_ORIGINS to allow another origin)",
+        )
+
+
+def same_origin(origin: str, request: Request) -> bool:
+    """Whether `origin` (scheme://host[:port]) names the host this request was sent to."""
+    host = request.headers.get("host", "")
+    return bool(host) and origin.partition("://")[2] == host
+
+
+def store_correction(posted: Posted, settings: Settings, store: Store, registry: Registry) -> Correction:
+    submission = read_submission(posted, settings, schemas.FeedbackOptions, schemas.FeedbackRequest, False)
+    name, reader = registry.get(submission.options.model)
     picture = reader.picture(submission.drawings[0])
     seen = model_input(picture)
     try:
@@ -102,9 +136,9 @@ async def feedback_page(
 ) -> Response:
     await authorized(request, settings)
     size = settings.feedback_page_size
-    rows = await run_in_threadpool(store.recent, size, (page - 1) * size)
-    total = await run_in_threadpool(store.count)
-    return HTMLResponse(await run_in_threadpool(render_corrections, rows, total, page, size))
+    rows = await off_loop(request, store.recent, size, (page - 1) * size)
+    total = await off_loop(request, store.count)
+    return HTMLResponse(await off_loop(request, render_corrections, rows, total, page, size))
 
 
 @router.post("/feedback/login", include_in_schema=False)

@@ -10,8 +10,10 @@ from fastapi.responses import Response
 from digitrec.reading.numbers import Digit
 from digitrec.web import schemas
 from digitrec.web.answers import ERRORS, answer, reading_body
-from digitrec.web.deps import MetricsDep, RegistryDep, SettingsDep
-from digitrec.web.submission import read_submission, request_body
+from digitrec.web.deps import MetricsDep, Registry, RegistryDep, SettingsDep, off_loop
+from digitrec.web.metrics import Metrics
+from digitrec.web.settings import Settings
+from digitrec.web.submission import Posted, posted, read_submission, request_body
 
 router = APIRouter(tags=["numbers"])
 
@@ -25,7 +27,11 @@ router = APIRouter(tags=["numbers"])
 )
 async def read_number(request: Request, settings: SettingsDep, registry: RegistryDep, metrics: MetricsDep) -> Response:
     started = time.perf_counter()
-    submission = await read_submission(request, settings, schemas.PredictOptions, schemas.PredictRequest, many=False)
+    return await off_loop(request, read_number_now, await posted(request), settings, registry, metrics, started)
+
+
+def read_number_now(sent: Posted, settings: Settings, registry: Registry, metrics: Metrics, started: float) -> Response:
+    submission = read_submission(sent, settings, schemas.PredictOptions, schemas.PredictRequest, many=False)
     name, reader = registry.get(submission.options.model)
     number = reader.number(submission.drawings[0])
     digits = [

@@ -2,26 +2,23 @@
 
 from __future__ import annotations
 
-import asyncio
 import time
 from typing import Any
 
 import numpy as np
 from fastapi import APIRouter, Request
-from fastapi.concurrency import run_in_threadpool
 from fastapi.responses import PlainTextResponse, Response
 
 from digitrec.errors import InputError
 from digitrec.reading.decode import rgba_bytes_to_image
 from digitrec.reading.explain import explain
-from digitrec.reading.inference import DigitReading
-from digitrec.reading.reader import Drawing, Reader
 from digitrec.web import schemas
-from digitrec.web.answers import ERRORS, answer, reading_body
-from digitrec.web.deps import MetricsDep, RegistryDep, SettingsDep
+from digitrec.web.answers import ERRORS, JSON_ERRORS, answer, reading_body
+from digitrec.web.deps import MetricsDep, Registry, RegistryDep, SettingsDep, off_loop
 from digitrec.web.inputs import compact_byte_values
+from digitrec.web.metrics import Metrics
 from digitrec.web.settings import Settings
-from digitrec.web.submission import parse_json, read_submission, request_body
+from digitrec.web.submission import Posted, parse_json, posted, read_submission, request_body
 
 router = APIRouter(tags=["prediction"])
 
@@ -37,24 +34,29 @@ SEED_SHAPE = "expected the canvas's RGBA bytes as an array or an index-keyed obj
 )
 async def predict(request: Request, settings: SettingsDep, registry: RegistryDep, metrics: MetricsDep) -> Response:
     started = time.perf_counter()
-    submission = await read_submission(request, settings, schemas.PredictOptions, schemas.PredictRequest, many=False)
+    return await off_loop(request, predict_now, await posted(request), settings, registry, metrics, started)
+
+
+def predict_now(body: Posted, settings: Settings, registry: Registry, metrics: Metrics, started: float) -> Response:
+    """Everything after the body arrived, in a reading thread: parsing, decoding, the model."""
+    submission = read_submission(body, settings, schemas.PredictOptions, schemas.PredictRequest, many=False)
     options = submission.options
     name, reader = registry.get(options.model)
     reading = reader.digit(submission.drawings[0])
     seen = reading.input if reading.input is not None else np.zeros((28, 28), np.float32)
-    body = reading_body(name, reading, options.top_k, metrics)
+    answer_body = reading_body(name, reading, options.top_k, metrics)
     if options.include_input:
-        body["input"] = np.round(seen, 4).tolist()
+        answer_body["input"] = np.round(seen, 4).tolist()
     if options.explain:
-        # Occlusion runs the model ~50 times: off the event loop, so other requests go on.
-        heatmap = await run_in_threadpool(explain, reader.predictor, seen, reading.digit)
+        # Occlusion runs the model ~50 times: in this reading thread too, so other requests go on.
+        heatmap = explain(reader.predictor, seen, reading.digit)
         runner_up = reading.runner_up
-        body["explanation"] = {
+        answer_body["explanation"] = {
             "heatmap": np.round(heatmap, 4).tolist(),
             "runner_up": {"digit": runner_up, "probability": round(float(reading.probabilities[runner_up]), 6)},
             "method": "occlusion sensitivity: 6x6 patches blanked, drop in the answer's probability",
         }
-    return answer(schemas.PredictionOut, body, name, reader, started)
+    return answer(schemas.PredictionOut, answer_body, name, reader, started)
 
 
 @router.post(
@@ -68,43 +70,32 @@ async def predict_batch(
     request: Request, settings: SettingsDep, registry: RegistryDep, metrics: MetricsDep
 ) -> Response:
     started = time.perf_counter()
-    submission = await read_submission(request, settings, schemas.PredictOptions, schemas.BatchRequest, many=True)
+    return await off_loop(request, predict_batch_now, await posted(request), settings, registry, metrics, started)
+
+
+def predict_batch_now(
+    body: Posted, settings: Settings, registry: Registry, metrics: Metrics, started: float
+) -> Response:
+    submission = read_submission(body, settings, schemas.PredictOptions, schemas.BatchRequest, many=True)
     name, reader = registry.get(submission.options.model)
-    readings = await read_batch(submission.drawings, settings, reader)
+    readings = reader.digits(submission.drawings, settings.max_batch_pixels)
     top_k = submission.options.top_k
-    body = {"predictions": [reading_body(name, r, top_k, metrics) for r in readings]}
-    return answer(schemas.BatchOut, body, name, reader, started)
-
-
-# A batch gives the event loop back every this many drawings (about 10 ms of work), so that a
-# worker reading a big batch (DIGITREC_MAX_BATCH can be raised) still answers /healthz and its
-# other requests meanwhile.
-BATCH_STEP = 8
-
-
-async def read_batch(drawings: list[Drawing], settings: Settings, reader: Reader) -> list[DigitReading]:
-    """Every drawing of a batch read, step by step: decoding, preprocessing and the model."""
-    inputs = []
-    for count, model_input in enumerate(reader.inputs(drawings, settings.max_batch_pixels), 1):
-        inputs.append(model_input)
-        if count % BATCH_STEP == 0:
-            await asyncio.sleep(0)
-    readings: list[DigitReading] = []
-    for start in range(0, len(inputs), BATCH_STEP):
-        readings += reader.read_inputs(np.stack(inputs[start : start + BATCH_STEP]))
-        await asyncio.sleep(0)
-    return readings
+    answer_body = {"predictions": [reading_body(name, r, top_k, metrics) for r in readings]}
+    return answer(schemas.BatchOut, answer_body, name, reader, started)
 
 
 @router.post(
     "/predict",
     response_class=PlainTextResponse,
-    responses=ERRORS,  # type: ignore[arg-type]
+    responses=JSON_ERRORS,  # type: ignore[arg-type]
     summary="The seed project's request: JSON of a square canvas's RGBA bytes; answers the digit as text",
 )
 async def seed_predict(request: Request, registry: RegistryDep, metrics: MetricsDep) -> Response:
+    return await off_loop(request, seed_predict_now, await request.body(), registry, metrics)
+
+
+def seed_predict_now(body: bytes, registry: Registry, metrics: Metrics) -> Response:
     # Hand-parsed: the seed's page sends ~1 MB of canvas bytes, read here without a JSON parser.
-    body = await request.body()
     values: Any = compact_byte_values(body)
     if values is None:  # not the browser's compact form: parse it as any JSON
         payload = parse_json(body)
