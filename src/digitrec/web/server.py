@@ -189,15 +189,6 @@ class GuardedHttpToolsProtocol(HttpToolsProtocol):
         self.transport.close()
 
 
-# What `digitrec serve` passes to uvicorn (import strings: worker processes import them).
-HTTP = f"{__name__}:{GuardedHttpToolsProtocol.__name__}"
-
-
-def loop_for(workers: int) -> str:
-    """asyncio's own loop for any number of workers (balancing is the sockets' job, see serve)."""
-    return "asyncio"
-
-
 def listening_socket(host: str, port: int, reuse_port: bool) -> socket.socket:
     """A bound, listening TCP socket; with `reuse_port`, one of several that share the port."""
     family = socket.AF_INET6 if ":" in host else socket.AF_INET
