@@ -46,7 +46,7 @@ def cmd_predict(args: argparse.Namespace) -> int:
         if reading is None:
             failures += 1
         elif args.json:
-            print(json.dumps({"file": name, **digit_json(reading)}))
+            print(json.dumps({"file": name, **reading.as_dict()}))
         else:
             print(f"{name}: {digit_text(reading)}")
     return 1 if failures else 0
@@ -61,7 +61,7 @@ def cmd_read(args: argparse.Namespace) -> int:
         if number is None:
             failures += 1
         elif args.json:
-            digits = [{**digit_json(d.reading), "box": list(d.box)} for d in number.digits]
+            digits = [{**d.reading.as_dict(), "box": list(d.box)} for d in number.digits]
             print(json.dumps({"file": name, "text": number.text, "digits": digits, "left_out": len(number.left_out)}))
         else:
             unsure = sum(d.reading.uncertain for d in number.digits)
@@ -77,15 +77,3 @@ def digit_text(reading: Any) -> str:
     if reading.verdict == "not sure":
         return str(reading.message)
     return f"{reading.digit} ({reading.message})"
-
-
-def digit_json(reading: Any) -> dict[str, Any]:
-    return {
-        "digit": reading.digit,
-        "confidence": round(reading.confidence, 6),
-        "probabilities": [round(float(p), 6) for p in reading.probabilities],
-        "uncertain": reading.uncertain,
-        "not_a_digit": reading.not_a_digit,
-        "verdict": reading.verdict,
-        "message": reading.message,
-    }

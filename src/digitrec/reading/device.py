@@ -13,7 +13,6 @@ from pathlib import Path
 from typing import Any
 
 from digitrec.reading import decode, preprocess
-from digitrec.reading.card import ONNX_FILE
 from digitrec.reading.inference import Predictor
 
 FORMAT_VERSION = 1
@@ -21,7 +20,7 @@ FORMAT_VERSION = 1
 
 def graph_path(predictor: Predictor) -> Path:
     """The ONNX graph the server runs for this model: the browser runs the same file."""
-    return Path(predictor.folder) / (predictor.card.serving_graph or ONNX_FILE)
+    return predictor.graph
 
 
 def device_card(predictor: Predictor, name: str) -> dict[str, Any]:

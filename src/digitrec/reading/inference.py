@@ -47,6 +47,18 @@ class DigitReading:
             return "not a digit"
         return "not sure" if self.uncertain else "digit"
 
+    def as_dict(self) -> dict[str, object]:
+        """The reading as the API and `digitrec predict --json` say it (rounded to 6 places)."""
+        return {
+            "digit": self.digit,
+            "confidence": round(self.confidence, 6),
+            "probabilities": [round(float(p), 6) for p in self.probabilities],
+            "uncertain": self.uncertain,
+            "not_a_digit": self.not_a_digit,
+            "verdict": self.verdict,
+            "message": self.message,
+        }
+
     @property
     def message(self) -> str:
         """What the page says of it, word for word."""
@@ -65,6 +77,7 @@ class Predictor:
 
         graph = resolve_graph(reference)
         self.folder = graph.parent
+        self.graph = graph  # the file served, which the browser runs too (device.py)
         self.card = ModelCard.load(self.folder)
         model_bytes = graph.read_bytes()
         # The name clients use to ask for it: the shipped name or the path it was loaded from.

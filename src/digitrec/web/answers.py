@@ -41,16 +41,8 @@ def reading_body(model: str, reading: DigitReading, top_k: int, metrics: Metrics
     probabilities = reading.probabilities
     order = np.argsort(-probabilities, kind="stable")[:top_k]
     metrics.predictions.labels(model, "none" if reading.not_a_digit else str(reading.digit)).inc()
-    return {
-        "digit": reading.digit,
-        "confidence": round(reading.confidence, 6),
-        "probabilities": [round(float(p), 6) for p in probabilities],
-        "top": [{"digit": int(d), "probability": round(float(probabilities[d]), 6)} for d in order],
-        "uncertain": reading.uncertain,
-        "not_a_digit": reading.not_a_digit,
-        "verdict": reading.verdict,
-        "message": reading.message,
-    }
+    top = [{"digit": int(d), "probability": round(float(probabilities[d]), 6)} for d in order]
+    return {**reading.as_dict(), "top": top}
 
 
 def answer(schema: type[BaseModel], body: dict[str, Any], model: str, reader: Reader, started: float) -> Response:
