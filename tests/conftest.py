@@ -30,9 +30,10 @@ from server_process import free_port  # noqa: E402
 
 @pytest.fixture(scope="session", autouse=True)
 def hermetic_database(tmp_path_factory: pytest.TempPathFactory) -> None:
-    """Corrections go to a temporary SQLite file, never to the user's data folder; server
-    subprocesses inherit the variable."""
+    """Corrections go to a temporary SQLite file and promoted models to a temporary folder, never
+    to the user's data folder; server subprocesses inherit the variables."""
     os.environ["DIGITREC_DATABASE_URL"] = f"sqlite:///{tmp_path_factory.mktemp('db') / 'feedback.db'}"
+    os.environ["DIGITREC_SERVING_DIR"] = str(tmp_path_factory.mktemp("serving"))
 
 
 @pytest.fixture(scope="session")

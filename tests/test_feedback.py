@@ -18,6 +18,7 @@ from fastapi.testclient import TestClient
 
 from conftest import free_port, on_white_canvas, png_bytes, start_server
 from digitrec.learning.data import load_split, read_csv
+from digitrec.reading.card import ModelCard
 from digitrec.store.feedback import Store, open_store
 from digitrec.web.app import create_app
 from digitrec.web.settings import Settings
@@ -420,6 +421,14 @@ def test_finetune_learns_the_corrections_without_forgetting_mnist(tmp_path: Path
     assert after["corrections_holdout"] >= before["corrections_holdout"] + 0.2
     assert after["mnist_test"] >= before["mnist_test"] - 0.0005  # at most 0.05 points lower
     assert (tmp_path / "tuned" / "model.onnx").is_file()
+    # The comparison with the served model, through the serving road, is in the candidate's card.
+    comparison = ModelCard.load(tmp_path / "tuned").comparison
+    assert comparison is not None and comparison == report["comparison"]
+    assert set(comparison["sets"]) == {"corrections", "mnist_test", "writers", "non_digits"}
+    assert comparison["sets"]["corrections"]["candidate"] > comparison["sets"]["corrections"]["served"]
+    # Measured: it learns the turned digits but stops flagging most non-digits (29% -> 3%), so
+    # the verdict keeps it out of service (docs/corrections.md).
+    assert comparison["verdict"] == "not better" and "non_digits" in comparison["reasons"][0]
 
 
 def test_a_changed_mind_replaces_and_undo_takes_back(feedback_client: TestClient, store: Store) -> None:

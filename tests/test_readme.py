@@ -8,6 +8,8 @@ text, it is said here:
   until the next `serve`; the curl commands reach it, as from another terminal.
 - A command that trains for minutes (`train` or `finetune` without `--dry-run`) runs with
   `--dry-run` added; the README shows the `--dry-run` form of each command too.
+- `digitrec promote` gets `--force`: a dry run's candidate is not better than the shipped model, so
+  its verdict says so (test_promotion.py checks that the verdict is what lets one be served).
 - Before the corrections block, 24 MNIST test digits are posted as corrections, as the page's
   users would: `finetune` needs 20.
 - curl gets `--fail-with-body -sS`, so that an HTTP error fails the test.
@@ -53,6 +55,8 @@ COMMANDS = [
     ["calibrate"],
     ["data", "pieces"],
     ["--version"],
+    ["promote"],
+    ["rollback"],
 ]
 TRAINING = ("train", "finetune", "recipe")
 
@@ -121,6 +125,8 @@ def as_run(command: str, port: int) -> str:
     args = digitrec_args(command)
     if args and args[0] in TRAINING and "--dry-run" not in args:
         command = re.sub(r"\s+# .*$", "", command) + " --dry-run"
+    if args and args[0] == "promote":
+        command = re.sub(r"\s+# .*$", "", command) + " --force"
     return command
 
 

@@ -171,6 +171,12 @@ def add_finetune(commands: Any, shared: dict[str, argparse.ArgumentParser]) -> N
     tune.add_argument(
         "--dry-run", action="store_true", help="one pass of 500 replayed MNIST images, to check the setup"
     )
+    tune.add_argument(
+        "--serving-dir",
+        metavar="DIR",
+        help="where promoted models live, to compare with the one served "
+        "(default: $DIGITREC_SERVING_DIR, else the user data folder)",
+    )
     tune.add_argument("--json", action="store_true", help="print the report as JSON")
     tune.set_defaults(handler=cmd_finetune)
 
@@ -449,6 +455,7 @@ def cmd_finetune(args: argparse.Namespace) -> int:
     from digitrec.learning.finetune import FinetuneConfig, finetune
 
     config = FinetuneConfig(
+        served=served_now(args.model, args.serving_dir),
         model=args.model,
         extra_data=[Path(p) for p in args.extra_data],
         out=out,
@@ -468,7 +475,16 @@ def cmd_finetune(args: argparse.Namespace) -> int:
     return 0
 
 
+def served_now(model: str, serving_dir: str | None) -> Path:
+    """The checkpoint answering for `model`'s name now: promoted (`digitrec promote`), or itself."""
+    from digitrec.store.served import ServedModels
+
+    return ServedModels(serving_dir).current(Path(model).name) or resolve_model(model)
+
+
 def finetune_summary(report: dict[str, Any], model: str, out: Path) -> str:
+    from digitrec.learning.compare import comparison_lines
+
     def shown(value: float | None) -> str:
         return "n/a" if value is None else f"{value:.4f}"
 
@@ -477,7 +493,10 @@ def finetune_summary(report: dict[str, Any], model: str, out: Path) -> str:
         f"fine-tuned {model} on {report['corrections_used']} corrections "
         f"({report['corrections_held_out']} held out) in {report['seconds']} s -> {out}\n"
         f"MNIST test accuracy:        {shown(before['mnist_test'])} -> {shown(after['mnist_test'])}\n"
-        f"held-out corrections:       {shown(before['corrections_holdout'])} -> {shown(after['corrections_holdout'])}"
+        f"held-out corrections:       {shown(before['corrections_holdout'])} -> {shown(after['corrections_holdout'])}\n"
+        f"against the served model ({report['comparison']['served_version']}), through the serving road:\n"
+        + "\n".join(comparison_lines(report["comparison"]))
+        + ("\n" + f"serve it with: digitrec promote {out}" if report["comparison"]["verdict"] == "better" else "")
     )
 
 

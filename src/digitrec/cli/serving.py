@@ -1,4 +1,5 @@
-"""Commands that run the service and look at what it stored: serve, feedback stats and export."""
+"""Commands that run the service and look at what it stored: serve, promote and rollback,
+feedback stats and export."""
 
 from __future__ import annotations
 
@@ -16,6 +17,7 @@ from digitrec.errors import DigitrecError
 
 def add(commands: Any, shared: dict[str, argparse.ArgumentParser]) -> None:
     add_serve(commands, shared)
+    add_promotion(commands)
     add_feedback(commands, shared)
 
 
@@ -35,6 +37,51 @@ def add_serve(commands: Any, shared: dict[str, argparse.ArgumentParser]) -> None
     )
     serve.add_argument("--log-level", default="info", help="uvicorn log level")
     serve.set_defaults(handler=cmd_serve)
+
+
+def add_promotion(commands: Any) -> None:
+    where = argparse.ArgumentParser(add_help=False)
+    where.add_argument(
+        "--serving-dir",
+        metavar="DIR",
+        help="where promoted models live (default: $DIGITREC_SERVING_DIR, else the user data folder)",
+    )
+    promote = commands.add_parser(
+        "promote",
+        help="serve a fine-tuned candidate from now on; running servers switch within seconds",
+        parents=[where],
+    )
+    promote.add_argument("candidate", metavar="FOLDER", help="a checkpoint folder written by `digitrec finetune`")
+    promote.add_argument(
+        "--as", dest="name", default="cnn", metavar="NAME", help="the served model name it answers for"
+    )
+    promote.add_argument(
+        "--force", action="store_true", help="serve it without the verdict 'better' from `digitrec finetune`"
+    )
+    promote.set_defaults(handler=cmd_promote)
+    rollback = commands.add_parser(
+        "rollback", help="serve NAME with what served it before the last promotion", parents=[where]
+    )
+    rollback.add_argument("name", nargs="?", default="cnn", metavar="NAME", help="the served model name")
+    rollback.set_defaults(handler=cmd_rollback)
+
+
+def cmd_promote(args: argparse.Namespace) -> int:
+    from digitrec.store.served import ServedModels
+
+    served = ServedModels(args.serving_dir)
+    copy = served.promote(args.name, Path(args.candidate), force=args.force)
+    print(f"{args.name} is now served by {copy}; running servers switch within seconds ({served.path})")
+    return 0
+
+
+def cmd_rollback(args: argparse.Namespace) -> int:
+    from digitrec.store.served import ServedModels
+
+    served = ServedModels(args.serving_dir)
+    now = served.rollback(args.name)
+    print(f"{args.name} is now served by {now or 'the model servers were started with'} ({served.path})")
+    return 0
 
 
 def add_feedback(commands: Any, shared: dict[str, argparse.ArgumentParser]) -> None:
@@ -101,15 +148,15 @@ def check_database(url: str, explicit: bool) -> bool:
 
 
 def cmd_serve(args: argparse.Namespace) -> int:
-    from digitrec.reading.inference import Predictor
     from digitrec.store.feedback import DATABASE_URL_ENV, resolve_database_url
-    from digitrec.web.app import create_app
+    from digitrec.store.served import ServedModels
+    from digitrec.web.app import create_app, load_predictors
 
     settings = serve_settings(args)
     if settings.workers < 1:
         fail(f"{settings.workers} workers: serve needs at least 1")
     # An unknown or unreadable model fails here, in one line, before anything says it serves.
-    predictors = {name: Predictor(name, threads=settings.threads) for name in settings.models}
+    predictors = load_predictors(settings, ServedModels(settings.serving_dir or None))
     check_port(settings.host, settings.port)
     explicit = bool(args.db or os.environ.get(DATABASE_URL_ENV))
     settings.database_url = resolve_database_url(settings.database_url or None)

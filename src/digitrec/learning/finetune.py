@@ -16,6 +16,7 @@ from __future__ import annotations
 import copy
 import json
 import math
+import shutil
 import time
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -28,10 +29,11 @@ from torch import nn
 
 from digitrec.errors import DataError
 from digitrec.learning import checkpoint
+from digitrec.learning.compare import compare, measuring_sets
 from digitrec.learning.data import load_split, resolve_data_dir
 from digitrec.learning.tensors import split_validation
 from digitrec.learning.train import accuracy_and_loss, load_torch_model, seed_everything
-from digitrec.reading.card import ModelCard, resolve_model
+from digitrec.reading.card import PAIRS_FOLDER, ModelCard, resolve_model
 from digitrec.reading.preprocess import mnist_to_input
 
 
@@ -54,16 +56,19 @@ class FinetuneConfig:
     blends: tuple[float, ...] = (1.0, 0.8, 0.6, 0.5, 0.4, 0.3, 0.2, 0.1, 0.0)
     seed: int = 0
     command: str = ""
+    # The model served now, which the candidate is compared with (default: the one tuned).
+    served: Path | None = None
+    pendigits_dir: Path | None = None
     # Hold replayed MNIST digits to the teacher's digits with P(not a digit) = 0: teaching many
     # new non-digits otherwise pushes some real digits over the line.
     digits_are_digits: bool = False
 
 
-def load_corrections(folders: list[Path]) -> tuple[np.ndarray, np.ndarray]:
+def load_corrections(folders: list[Path]) -> list[tuple[np.ndarray, np.ndarray]]:
+    """Each folder's images and labels, oldest first as `digitrec feedback export` writes them."""
     if not folders:
         raise DataError("no corrections given: pass --extra-data DIR (written by `digitrec feedback export`)")
-    parts = [load_split(Path(folder), "train", verify=False) for folder in folders]
-    return np.concatenate([p[0] for p in parts]), np.concatenate([p[1] for p in parts])
+    return [load_split(Path(folder), "train", verify=False) for folder in folders]
 
 
 def omniglot_alphabets(folders: list[Path], before: list[str]) -> list[str]:
@@ -78,10 +83,21 @@ def omniglot_alphabets(folders: list[Path], before: list[str]) -> list[str]:
     return sorted(seen)
 
 
-def split_holdout(images: np.ndarray, labels: np.ndarray, share: float, seed: int) -> tuple[np.ndarray, ...]:
-    order = np.random.default_rng(seed).permutation(len(labels))
-    held = max(1, int(round(len(labels) * share))) if len(labels) > 1 else 0
-    return images[order[held:]], labels[order[held:]], images[order[:held]], labels[order[:held]]
+def split_by_time(parts: list[tuple[np.ndarray, np.ndarray]], share: float) -> tuple[np.ndarray, ...]:
+    """The newest `share` of each folder held out, the rest to learn from: measured on drawings
+    made after those it learned from, as a served model is, and never on a random half of one
+    person's session whose other half it trained on."""
+    fit, held = [], []
+    for images, labels in parts:
+        cut = len(labels) - (max(1, int(round(len(labels) * share))) if len(labels) > 1 and share > 0 else 0)
+        fit.append((images[:cut], labels[:cut]))
+        held.append((images[cut:], labels[cut:]))
+    return (
+        np.concatenate([i for i, _ in fit]),
+        np.concatenate([label for _, label in fit]),
+        np.concatenate([i for i, _ in held]),
+        np.concatenate([label for _, label in held]),
+    )
 
 
 def _tensors(images: np.ndarray, labels: np.ndarray) -> tuple[torch.Tensor, torch.Tensor]:
@@ -158,17 +174,34 @@ def blend_back(
 
 
 def finetune(config: FinetuneConfig) -> dict[str, Any]:
+    """Fine-tune, write the candidate to `config.out`, and compare it with the served model
+    (learning/compare.py); the report holds both, and the candidate's card the comparison."""
     seed_everything(config.seed)
     source = resolve_model(config.model)
     model, card = load_torch_model(source)
     data_dir = resolve_data_dir(config.data_dir)
+    corrections = split_by_time(load_corrections(config.extra_data), config.holdout)
+    report = tune_and_measure(model, card, data_dir, corrections, config)
+    out = Path(config.out)
+    checkpoint.save(model, out, candidate_card(card, source, report, config))
+    if (source / PAIRS_FOLDER).is_dir():  # the number reader's pair reader, unchanged
+        shutil.copytree(source / PAIRS_FOLDER, out / PAIRS_FOLDER, dirs_exist_ok=True)
+    sets, notes = measuring_sets(corrections[2], corrections[3], data_dir, config.pendigits_dir)
+    comparison = compare(out, Path(config.served) if config.served else source, sets, notes)
+    written = ModelCard.load(out)
+    written.comparison = comparison
+    written.save(out)
+    return {**report, "comparison": comparison}
+
+
+def tune_and_measure(
+    model: nn.Module, card: ModelCard, data_dir: Path, corrections: tuple[np.ndarray, ...], config: FinetuneConfig
+) -> dict[str, Any]:
+    """Tune `model` in place; MNIST test and held-out corrections measured before and after."""
     train_x, train_y = _tensors(*load_split(data_dir, "train"))
     test_x, test_y = _tensors(*load_split(data_dir, "test"))
-    fit_images, fit_labels, held_images, held_labels = split_holdout(
-        *load_corrections(config.extra_data), config.holdout, config.seed
-    )
-    fit_x, fit_y = _tensors(fit_images, fit_labels)
-    held_x, held_y = _tensors(held_images, held_labels)
+    fit_x, fit_y = _tensors(corrections[0], corrections[1])
+    held_x, held_y = _tensors(corrections[2], corrections[3])
 
     def measure() -> dict[str, float | None]:
         mnist, _ = accuracy_and_loss(model, test_x, test_y)
@@ -184,26 +217,25 @@ def finetune(config: FinetuneConfig) -> dict[str, Any]:
     val_before, _ = accuracy_and_loss(model, val_x, val_y)
     tune(model, teacher, train_x, fit_x, fit_y, config)
     blend = blend_back(model, original, val_x, val_y, val_before, config)
-    after = measure()
-
-    out = Path(config.out)
-    out.mkdir(parents=True, exist_ok=True)
-    report = {
+    return {
         "model": str(config.model),
         "corrections_used": len(fit_y),
         "corrections_held_out": len(held_y),
         "before": before,
-        "after": after,
+        "after": measure(),
         "blend": blend,
         "seconds": round(time.perf_counter() - started, 1),
     }
+
+
+def candidate_card(card: ModelCard, source: Path, report: dict[str, Any], config: FinetuneConfig) -> ModelCard:
+    after = report["after"]
     tuned = {
-        **card.model_dump(exclude_none=True),
+        **card.model_dump(exclude_none=True, exclude={"comparison"}),
         "name": f"{card.name}-finetuned",
         "omniglot_alphabets": omniglot_alphabets(config.extra_data, getattr(card, "omniglot_alphabets", [])),
         "command": config.command,
         "finetune": {"from": str(source), "config": {k: str(v) for k, v in vars(config).items()}, "report": report},
         "metrics": {"test_accuracy": after["mnist_test"], "corrections_holdout_accuracy": after["corrections_holdout"]},
     }
-    checkpoint.save(model, out, ModelCard.model_validate(tuned))
-    return report
+    return ModelCard.model_validate(tuned)

@@ -9,6 +9,7 @@ along as extra fields, kept as they are. `ModelCard.save` is the one writer of m
 
 from __future__ import annotations
 
+import hashlib
 import json
 from pathlib import Path
 from typing import Any
@@ -59,6 +60,9 @@ class ModelCard(BaseModel):
     steps: list[str] = []
     parity_max_difference: float | None = None  # ONNX Runtime against PyTorch, when exported
     serving_graph: str | None = None  # a graph in the folder to serve instead of model.onnx (`export --serve`)
+    # A fine-tuned candidate against the model served when it was made (learning/compare.py):
+    # the figures on each held-out set and the verdict that `digitrec models promote` checks.
+    comparison: dict[str, Any] | None = None
 
     @classmethod
     def load(cls, folder: Path) -> ModelCard:
@@ -91,6 +95,11 @@ class ModelCard(BaseModel):
     @property
     def classes(self) -> int:
         return int(self.config.get("classes", 10))
+
+
+def version_of(card: ModelCard, graph: bytes) -> str:
+    """A model's version, as answers name it: its card's name and its graph's hash."""
+    return f"{card.name}-{hashlib.sha256(graph).hexdigest()[:12]}"
 
 
 def shipped_models() -> list[str]:

@@ -3,7 +3,6 @@ in, calibrated readings with their verdicts out."""
 
 from __future__ import annotations
 
-import hashlib
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Literal
@@ -12,7 +11,15 @@ import numpy as np
 
 from digitrec.errors import ModelError
 from digitrec.reading.calibration import digit_probabilities, not_a_digit_probability, verdicts
-from digitrec.reading.card import DEFAULT_MODEL, ONNX_FILE, PAIRS_FOLDER, Calibration, ModelCard, resolve_graph
+from digitrec.reading.card import (
+    DEFAULT_MODEL,
+    ONNX_FILE,
+    PAIRS_FOLDER,
+    Calibration,
+    ModelCard,
+    resolve_graph,
+    version_of,
+)
 
 Verdict = Literal["digit", "not sure", "not a digit"]
 BATCH = 1000  # inputs per call of the graph when reading a whole data set
@@ -79,10 +86,10 @@ class Predictor:
         self.folder = graph.parent
         self.graph = graph  # the file served, which the browser runs too (device.py)
         self.card = ModelCard.load(self.folder)
-        model_bytes = graph.read_bytes()
         # The name clients use to ask for it: the shipped name or the path it was loaded from.
         self.name: str = str(reference) if reference else DEFAULT_MODEL
-        self.version = f"{self.card.name}-{hashlib.sha256(model_bytes).hexdigest()[:12]}"
+        model_bytes = graph.read_bytes()
+        self.version = version_of(self.card, model_bytes)
         options = ort.SessionOptions()
         # One thread per request is the fastest under concurrent load; servers scale by workers.
         options.intra_op_num_threads = threads

@@ -50,4 +50,8 @@ def answer(schema: type[BaseModel], body: dict[str, Any], model: str, reader: Re
     route's response schema writes it; fields the body does not hold are left out."""
     body.update(model=model, model_version=reader.version)
     body["elapsed_ms"] = round((time.perf_counter() - started) * 1000, 3)
-    return Response(schema.model_validate(body).model_dump_json(exclude_unset=True), media_type="application/json")
+    return Response(
+        schema.model_validate(body).model_dump_json(exclude_unset=True),
+        media_type="application/json",
+        headers={"X-Model-Version": reader.version},  # for the request log, and clients that read headers
+    )

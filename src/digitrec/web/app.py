@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import logging
 from collections.abc import Mapping
+from pathlib import Path
 from typing import Any
 
 from fastapi import FastAPI
@@ -17,11 +18,14 @@ from digitrec.reading.box import Box
 from digitrec.reading.inference import Predictor
 from digitrec.reading.reader import Reader
 from digitrec.store.feedback import Store, open_store
+from digitrec.store.served import ServedModels
 from digitrec.web import schemas
-from digitrec.web.deps import Registry, Throttle, Work
+from digitrec.web.deps import Registry, Throttle, Work, public_name
 from digitrec.web.handlers import add_error_handlers
 from digitrec.web.metrics import Metrics
 from digitrec.web.middleware import LimitAndMeasure
+from digitrec.web.reloading import Loader, Reloader
+from digitrec.web.requestlog import RequestLog
 from digitrec.web.routes import device, feedback, numbers, pages, prediction
 from digitrec.web.settings import Settings
 
@@ -31,8 +35,23 @@ MIN_ADMIN_TOKEN = 16
 REQUEST_MODELS = (schemas.PredictRequest, schemas.BatchRequest, schemas.FeedbackRequest)
 
 
-def load_predictors(settings: Settings) -> dict[str, Predictor]:
-    return {name: Predictor(name, threads=settings.threads) for name in settings.models}
+def load_predictors(settings: Settings, served: ServedModels) -> dict[str, Predictor]:
+    """The settings' models, by name; a name promoted since (`digitrec models promote`) loads the
+    checkpoint promoted."""
+    return {
+        name: Predictor(served.current(public_name(name)) or name, threads=settings.threads) for name in settings.models
+    }
+
+
+def reloader_for(
+    settings: Settings, served: ServedModels, predictors: Mapping[str, Predictor], load: Loader
+) -> Reloader:
+    """What picks up promotions in a running worker; it knows each name's own model (a rollback
+    past every promotion serves it again) and what serves it now."""
+    started_with = {public_name(name): name for name in predictors}
+    # A Predictor's name is the reference it was loaded from: a model's name or a promoted copy.
+    loaded = {public_name(name): p.name for name, p in predictors.items()}
+    return Reloader(served, started_with, loaded, load, settings.reload_seconds)
 
 
 def create_app(
@@ -45,8 +64,13 @@ def create_app(
     settings = settings or Settings.from_env()
     if settings.admin_token and len(settings.admin_token) < MIN_ADMIN_TOKEN:
         raise DigitrecError(f"DIGITREC_ADMIN_TOKEN must be at least {MIN_ADMIN_TOKEN} characters long")
-    loaded = dict(predictors) if predictors is not None else load_predictors(settings)
+    served = ServedModels(settings.serving_dir or None)
+    loaded = dict(predictors) if predictors is not None else load_predictors(settings, served)
     box = Box(settings.box_limits())  # one pool of decoding processes for all the models
+
+    def load(model: str | Path) -> Reader:
+        return Reader(predictor=Predictor(model, threads=settings.threads), budget=settings.budget(), box=box)
+
     models = {name: Reader(predictor=p, budget=settings.budget(), box=box) for name, p in loaded.items()}
     if not models:
         raise ModelError("no model to serve: train one with `digitrec train` or reinstall the package")
@@ -63,10 +87,16 @@ def create_app(
     )
     app.state.settings, app.state.store, app.state.metrics = settings, store, Metrics()
     app.state.registry = Registry.of(models, settings.default_model)
+    app.state.registry.reloader = reloader_for(settings, served, loaded, load)
     app.state.feedback_throttle = Throttle(settings.feedback_rate_limit)
     app.state.login_throttle = Throttle("5/minute")
     app.state.work, app.state.box = Work(settings.reading_threads), box
-    app.add_middleware(LimitAndMeasure, max_body_bytes=settings.max_body_bytes, metrics=app.state.metrics)
+    app.add_middleware(
+        LimitAndMeasure,
+        max_body_bytes=settings.max_body_bytes,
+        metrics=app.state.metrics,
+        requests=RequestLog(settings.request_log),
+    )
     add_error_handlers(app)
     for area in (prediction.router, numbers.router, feedback.router, pages.router, device.router):
         app.include_router(area)

@@ -21,6 +21,7 @@ from digitrec.errors import DigitrecError, StoreUnavailable
 from digitrec.reading.reader import Reader
 from digitrec.store.feedback import UNAVAILABLE, Store
 from digitrec.web.metrics import Metrics
+from digitrec.web.reloading import Reloader
 from digitrec.web.settings import Settings
 
 
@@ -30,6 +31,7 @@ class Registry:
 
     models: dict[str, Reader]
     default: str
+    reloader: Reloader | None = None
 
     @classmethod
     def of(cls, readers: dict[str, Reader], wanted_default: str) -> Registry:
@@ -37,6 +39,11 @@ class Registry:
         models = {public_name(name): r for name, r in readers.items()}
         default = public_name(wanted_default) if public_name(wanted_default) in models else next(iter(models))
         return cls(models, default)
+
+    def swap(self, name: str, reader: Reader) -> None:
+        """Serve `reader` as `name` from the next request on: one assignment of a new dict, so a
+        request sees the old models or the new ones (web/reloading.py)."""
+        self.models = {**self.models, name: reader}
 
     def get(self, name: str | None) -> tuple[str, Reader]:
         chosen = name or self.default
@@ -111,6 +118,8 @@ async def get_settings(request: Request) -> Settings:
 
 async def get_registry(request: Request) -> Registry:
     registry: Registry = request.app.state.registry
+    if registry.reloader is not None:
+        registry.reloader.poll(registry.swap)
     return registry
 
 

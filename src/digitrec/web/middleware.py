@@ -1,5 +1,5 @@
 """Pure ASGI middleware (no per-request task switching, unlike BaseHTTPMiddleware): the body
-limit, metrics labelled by the matched route, and the security headers."""
+limit, metrics labelled by the matched route, the request log, and the security headers."""
 
 from __future__ import annotations
 
@@ -9,6 +9,7 @@ from typing import Any
 
 from digitrec.errors import TooLargeError
 from digitrec.web.metrics import Metrics
+from digitrec.web.requestlog import MODEL_HEADER, RequestLog
 
 Scope = MutableMapping[str, Any]
 Message = MutableMapping[str, Any]
@@ -46,10 +47,11 @@ class LimitAndMeasure:
     where the app's handler for DigitrecError answers it, so the metrics name the route.
     """
 
-    def __init__(self, app: ASGIApp, max_body_bytes: int, metrics: Metrics) -> None:
+    def __init__(self, app: ASGIApp, max_body_bytes: int, metrics: Metrics, requests: RequestLog) -> None:
         self.app = app
         self.max_body_bytes = max_body_bytes
         self.metrics = metrics
+        self.requests = requests
 
     async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
         if scope["type"] != "http":
@@ -57,6 +59,7 @@ class LimitAndMeasure:
             return
         started = time.perf_counter()
         status = 500
+        model = b""
         limit = self.max_body_bytes
         declared = next((value for name, value in scope.get("headers", ()) if name == b"content-length"), b"")
         received = 0
@@ -73,9 +76,10 @@ class LimitAndMeasure:
             return message
 
         async def guarded_send(message: Message) -> None:
-            nonlocal status
+            nonlocal status, model
             if message["type"] == "http.response.start":
                 status = message["status"]
+                model = next((v for k, v in message.get("headers", ()) if k == MODEL_HEADER), b"")
                 message["headers"] = [*message.get("headers", ()), *security_headers(scope, message)]
             await send(message)
 
@@ -86,7 +90,10 @@ class LimitAndMeasure:
             # whatever paths clients make up.
             route = scope.get("route")
             label = getattr(route, "path", None) or "other"
-            self.metrics.observe(label, status, time.perf_counter() - started)
+            seconds = time.perf_counter() - started
+            self.metrics.observe(label, status, seconds)
+            client = scope.get("client") or ("", 0)
+            self.requests.write(scope["method"], label, status, seconds, model.decode("latin-1"), str(client[0]))
 
 
 def security_headers(scope: Scope, start: Message) -> list[tuple[bytes, bytes]]:

@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 import os
-from typing import Annotated, Any
+from typing import Annotated, Any, Literal
 
 from pydantic import Field, field_validator
 from pydantic_settings import BaseSettings, NoDecode, SettingsConfigDict
@@ -57,6 +57,11 @@ class Settings(BaseSettings):
     # is parsed: parsing and validating a value costs ~0.7 us, so 160,000 (two arrays of the
     # page's 280x280 pad) bound its cost to ~110 ms, off the event loop; send bigger as PNG.
     max_pixel_values: int = Field(default=160_000, ge=1)
+    # Where promoted models live (served.json names which answers for each name, store/served.py);
+    # empty: $DIGITREC_SERVING_DIR, else a folder in the user data folder. Workers look at it every
+    # `reload_seconds` (0: never; a promotion then needs a restart).
+    serving_dir: str = ""
+    reload_seconds: float = Field(default=2.0, ge=0)
     # Where corrections are stored (see digitrec.store.feedback); empty: a SQLite file in the user data folder.
     database_url: str = ""
     # The /feedback page is on only when a token (16 characters or more) is set.
@@ -73,6 +78,8 @@ class Settings(BaseSettings):
     # Origins (scheme://host:port) whose pages may post answers besides this server's own page.
     allowed_origins: Annotated[list[str], NoDecode] = Field(default_factory=list)
     metrics_enabled: bool = True
+    # One line per request on stderr (web/requestlog.py): text, json, or off.
+    request_log: Literal["text", "json", "off"] = "text"
     # Slow clients: a request's head must arrive within `header_timeout` seconds, the whole
     # request (head and body) within `request_timeout`.
     header_timeout: float = Field(default=5.0, gt=0)

@@ -112,7 +112,7 @@ def seed_predict_now(body: bytes, registry: Registry, metrics: Metrics) -> Respo
     name, reader = registry.get(None)
     reading = reader.digit(picture)
     metrics.predictions.labels(name, str(reading.digit)).inc()
-    return PlainTextResponse(str(reading.digit))
+    return PlainTextResponse(str(reading.digit), headers={"X-Model-Version": reader.version})
 
 
 def seed_values(payload: dict[str, Any]) -> list[Any]:

@@ -1,0 +1,38 @@
+"""The held-out split of corrections and the verdict rule of `digitrec finetune`'s comparison."""
+
+from __future__ import annotations
+
+import numpy as np
+
+from digitrec.learning.compare import BETTER, NOT_BETTER, judge
+from digitrec.learning.finetune import split_by_time
+
+
+def test_the_newest_share_of_each_folder_is_held_out() -> None:
+    older = (np.arange(10)[:, None, None] * np.ones((1, 28, 28), np.uint8), np.arange(10))
+    newer = (np.zeros((5, 28, 28), np.uint8), np.arange(100, 105))
+    fit_x, fit_y, held_x, held_y = split_by_time([older, newer], 0.2)
+    assert held_y.tolist() == [8, 9, 104] and fit_y.tolist() == [0, 1, 2, 3, 4, 5, 6, 7, 100, 101, 102, 103]
+    assert len(fit_x) == 12 and len(held_x) == 3
+    assert split_by_time([older], 0.0)[3].tolist() == []
+
+
+def figures(**changed: tuple[float, float]) -> dict[str, dict[str, float]]:
+    base = {
+        "corrections": (0.5, 0.8),
+        "mnist_test": (0.997, 0.997),
+        "writers": (0.998, 0.998),
+        "non_digits": (0.3, 0.3),
+    }
+    return {name: {"served": s, "candidate": c, "n": 100} for name, (s, c) in (base | changed).items()}
+
+
+def test_better_needs_more_corrections_right_and_no_loss_past_tolerance() -> None:
+    assert judge(figures()) == (BETTER, [])
+    assert judge(figures(mnist_test=(0.997, 0.9961)))[0] == BETTER  # 0.09 points: within 0.1
+    verdict, reasons = judge(figures(mnist_test=(0.997, 0.9955)))
+    assert verdict == NOT_BETTER and reasons == ["mnist_test: 0.15 points lost, over the 0.1 allowed"]
+    assert judge(figures(corrections=(0.5, 0.5)))[1] == ["it reads no more of the held-out corrections right"]
+    assert judge(figures(non_digits=(0.3, 0.25)))[0] == NOT_BETTER
+    without = {k: v for k, v in figures().items() if k != "corrections"}
+    assert judge(without) == (NOT_BETTER, ["no held-out corrections to measure it on"])
