@@ -1,4 +1,5 @@
-"""python -m benchmarks [serving|inference|training|training-full|page|page-device|memory|worst-case|paper|all]"""
+"""python -m benchmarks [serving|serving-log|inference|training|training-full|page|page-device|memory|
+worst-case|paper|all]"""
 
 from __future__ import annotations
 
@@ -9,6 +10,7 @@ from benchmarks import inference, memory, page, page_device, paper, serving, tra
 BENCHMARKS = {
     "inference": inference.main,
     "serving": serving.main,
+    "serving-log": serving.request_log_cost,
     "training": training.fast,
     "training-full": training.full,
     "page": page.main,

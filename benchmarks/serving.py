@@ -118,6 +118,38 @@ def main(seconds: int = 10, warmup: int = 3) -> None:
             result = measure(f"{url}/predict", seed_spaced, "application/json", 16)
             lines.append(row(f"POST /predict (the same, spaced: {len(seed_spaced) // 1024} KB)", workers, 16, result))
     record("Serving", lines)
+    request_log_cost(seconds, warmup)
+
+
+def request_log_cost(seconds: int = 10, warmup: int = 3, rounds: int = 2) -> None:
+    """The page's strokes at c=16 on 2 workers with the request log off, as text and as JSON,
+    in turns (off, text, json, off, ...), so that the machine's other load falls on all three."""
+    import os
+
+    strokes = drawn_digit_strokes()
+    results: dict[str, list[dict[str, float]]] = {"off": [], "text": [], "json": []}
+    for _ in range(rounds):
+        for style in results:
+            os.environ["DIGITREC_REQUEST_LOG"] = style  # the server's workers read it
+            try:
+                with running_server(2) as (url, _):  # its output (and so the log) goes to /dev/null
+                    wrk(f"{url}/api/predict", strokes, "application/json", 16, warmup)
+                    results[style].append(wrk(f"{url}/api/predict", strokes, "application/json", 16, seconds))
+            finally:
+                os.environ.pop("DIGITREC_REQUEST_LOG", None)
+    lines = [
+        f"The page's strokes JSON at c=16 on 2 workers, {seconds} s per run after {warmup} s of warm-up, "
+        f"{rounds} runs of each in turns; the log written to /dev/null.",
+        "",
+        "| DIGITREC_REQUEST_LOG | requests/s per run | p50 ms | p99 ms | errors |",
+        "| --- | --- | --- | --- | --- |",
+    ]
+    for style, runs in results.items():
+        rates = ", ".join(f"{r['rps']:,.0f}" for r in runs)
+        p50 = max(r["p50"] for r in runs)
+        p99 = max(r["p99"] for r in runs)
+        lines.append(f"| {style} | {rates} | {p50:.1f} | {p99:.1f} | {sum(int(r['errors']) for r in runs)} |")
+    record("Serving: the request log's cost", lines)
 
 
 if __name__ == "__main__":
