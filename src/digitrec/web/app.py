@@ -22,7 +22,7 @@ from digitrec.web.deps import Registry, Throttle, Work
 from digitrec.web.handlers import add_error_handlers
 from digitrec.web.metrics import Metrics
 from digitrec.web.middleware import LimitAndMeasure
-from digitrec.web.routes import device, feedback, numbers, pages, prediction
+from digitrec.web.routes import admin, device, feedback, numbers, pages, prediction
 from digitrec.web.settings import Settings
 
 log = logging.getLogger("digitrec.web")
@@ -68,7 +68,7 @@ def create_app(
     app.state.work, app.state.box = Work(settings.reading_threads), box
     app.add_middleware(LimitAndMeasure, max_body_bytes=settings.max_body_bytes, metrics=app.state.metrics)
     add_error_handlers(app)
-    for area in (prediction.router, numbers.router, feedback.router, pages.router, device.router):
+    for area in (prediction.router, numbers.router, feedback.router, admin.router, pages.router, device.router):
         app.include_router(area)
     if settings.metrics_enabled:
         app.include_router(pages.metrics_router)
