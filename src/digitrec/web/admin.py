@@ -27,7 +27,7 @@ li { background: #fff; border-radius: 10px; padding: .6rem; display: flex; gap: 
 .label { font-size: 2rem; font-weight: 700; }
 .meta { color: #5d6677; font-size: .8rem; }
 nav a { margin-right: 1rem; }
-form.filter, .stats, .actions { background: #fff; border-radius: 10px; padding: .6rem; }
+form.filter, .stats, .actions { background: #fff; border-radius: 10px; padding: .6rem; margin: 0 0 .8rem; }
 form.filter label, .actions > * { margin-right: .8rem; }
 .stats table { border-collapse: collapse; margin: .4rem 1.5rem .4rem 0; display: inline-table; vertical-align: top; }
 .stats th, .stats td { padding: .15rem .6rem; text-align: right; border-bottom: 1px solid #e3e6eb; }
