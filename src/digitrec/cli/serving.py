@@ -9,10 +9,13 @@ import os
 import socket
 import sys
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from digitrec.cli.common import MIN_CORRECTIONS, check_folder_to_write, fail, masked, open_store, positive
 from digitrec.errors import DigitrecError
+
+if TYPE_CHECKING:
+    from digitrec.store.feedback import Stats, Tally
 
 
 def add(commands: Any, shared: dict[str, argparse.ArgumentParser]) -> None:
@@ -188,15 +191,34 @@ def run_server(settings: Any, app: Any, log_level: str) -> None:
 
 def cmd_feedback_stats(args: argparse.Namespace) -> int:
     store = open_store(args.db)
-    stats = store.stats()
-    store.close()
-    print(f"total: {stats.total}")
-    print("per label: " + (", ".join(f"{k}: {v}" for k, v in stats.per_label.items()) or "none"))
-    print("per model: " + (", ".join(f"{k}: {v}" for k, v in stats.per_model.items()) or "none"))
-    print("predicted -> corrected:")
-    for (predicted, label), count in sorted(stats.confusion.items(), key=lambda kv: (-kv[1], str(kv[0]))):
-        print(f"  {'-' if predicted is None else predicted} -> {label}: {count}")
+    try:
+        stats = store.stats()
+    finally:
+        store.close()
+    print("\n".join(stats_lines(stats)))
     return 0
+
+
+def stats_lines(stats: Stats) -> list[str]:
+    """A confirmation ("Right!") counts for its model's accuracy, never as an "a -> a" correction."""
+
+    def listed(counts: dict[Any, int]) -> str:
+        return ", ".join(f"{k}: {v}" for k, v in counts.items()) or "none"
+
+    def judged(tally: Tally) -> str:
+        return f"{tally.accuracy:.1%} right ({tally.right} of {tally.right + tally.wrong})"
+
+    lines = [f"total: {stats.total}", f"per label: {listed(stats.per_label)}", f"per model: {listed(stats.per_model)}"]
+    lines.append(f"per kind: {listed(stats.per_kind)}")
+    lines.append("accuracy per model (confirmed / confirmed or corrected):")
+    lines += [f"  {model}: {judged(tally)}" for model, tally in stats.accuracy.items()] or ["  none judged"]
+    lines.append("per week (from its Monday):")
+    weeks = [f"  {week:%Y-%m-%d} {model}: {judged(tally)}" for (week, model), tally in stats.weekly.items()]
+    lines += weeks or ["  none judged"]
+    lines.append("predicted -> corrected (corrections only):")
+    for (predicted, label), count in sorted(stats.confusion.items(), key=lambda kv: (-kv[1], str(kv[0]))):
+        lines.append(f"  {'-' if predicted is None else predicted} -> {label}: {count}")
+    return lines
 
 
 def cmd_feedback_export(args: argparse.Namespace) -> int:
@@ -206,13 +228,10 @@ def cmd_feedback_export(args: argparse.Namespace) -> int:
     try:
         if not store.count():
             fail(f'no corrections in {masked(store.url)} yet: nothing to export (they come from the page\'s "Wrong?")')
-        images, labels = store.dataset()
+        written, files = store.export(out, args.format)
     finally:
         store.close()
-    from digitrec.learning.data import write_dataset
-
-    written = write_dataset(images, labels, out, args.format)
-    print(f"exported {len(labels)} corrections to {out} ({', '.join(written)})")
-    if len(labels) < MIN_CORRECTIONS:
+    print(f"exported {written} corrections to {out} ({', '.join(files)})")
+    if written < MIN_CORRECTIONS:
         print(f"digitrec: note: `digitrec finetune` needs at least {MIN_CORRECTIONS} corrections", file=sys.stderr)
     return 0

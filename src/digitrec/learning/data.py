@@ -18,6 +18,10 @@ import numpy as np
 
 from digitrec.errors import DataError
 
+# The writers moved to reading/idx.py (the web's download shares them); named here as before.
+from digitrec.reading.idx import write_dataset as write_dataset
+from digitrec.reading.idx import write_idx as write_idx
+
 DATA_DIR_ENV = "DIGITREC_DATA_DIR"
 PENDIGITS_ENV = "DIGITREC_PENDIGITS_DIR"
 PENDIGITS_FILE = "pendigits-orig.tra"
@@ -174,30 +178,6 @@ def read_csv(path: Path) -> tuple[np.ndarray, np.ndarray]:
     if images.min() < 0 or images.max() > 255 or label_array.min() < 0 or label_array.max() > 9:
         raise DataError(f"{path}: pixels must be 0-255 and labels 0-9")
     return images.astype(np.uint8).reshape(-1, 28, 28), label_array
-
-
-def write_idx(path: Path, array: np.ndarray) -> None:
-    """Write a uint8 array as a gzip IDX file (used to export datasets that load_split reads)."""
-    data = np.ascontiguousarray(array, dtype=np.uint8)
-    header = bytes([0, 0, 0x08, data.ndim]) + struct.pack(f">{data.ndim}I", *data.shape)
-    with gzip.open(path, "wb") as handle:
-        handle.write(header + data.tobytes())
-
-
-def write_dataset(images: np.ndarray, labels: np.ndarray, out: Path, form: str = "idx") -> list[str]:
-    """Images (N, 28, 28) and labels as gzip IDX files named as MNIST's training files (what
-    `--extra-data` reads), or as one CSV; returns the names written."""
-    out.mkdir(parents=True, exist_ok=True)
-    if form == "idx":
-        # The names of MNIST's training files, so `load_split(out, "train")` and --extra-data read it.
-        write_idx(out / "train-images-idx3-ubyte.gz", images)
-        write_idx(out / "train-labels-idx1-ubyte.gz", labels.astype(np.uint8))
-        return ["train-images-idx3-ubyte.gz", "train-labels-idx1-ubyte.gz"]
-    with (out / "corrections.csv").open("w") as handle:
-        handle.write("label," + ",".join(f"{r}x{c}" for r in range(1, 29) for c in range(1, 29)) + "\n")
-        for image, label in zip(images, labels, strict=True):
-            handle.write(f"{label}," + ",".join(map(str, image.ravel())) + "\n")
-    return ["corrections.csv"]
 
 
 def download(

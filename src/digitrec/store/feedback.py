@@ -15,19 +15,21 @@ import io
 import logging
 import os
 from collections import Counter
-from collections.abc import Iterator
+from collections.abc import Iterator, Sequence
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
 import numpy as np
 from PIL import Image
-from sqlalchemy import DateTime, Integer, LargeBinary, String, create_engine, event, func, select
+from sqlalchemy import DateTime, Integer, LargeBinary, String, create_engine, delete, event, func, select
 from sqlalchemy.engine import Engine, make_url
 from sqlalchemy.exc import IntegrityError, SQLAlchemyError
 from sqlalchemy.orm import DeclarativeBase, Mapped, Session, mapped_column, sessionmaker
+from sqlalchemy.sql.elements import ColumnElement
 
-from digitrec.errors import DigitrecError, InputError, StoreFull, StoreUnavailable
+from digitrec.errors import DigitrecError, InputError, StoreFull, StoreUnavailable, TooLargeError
+from digitrec.reading.idx import write_dataset
 from digitrec.reading.preprocess import ink_image
 
 DATABASE_URL_ENV = "DIGITREC_DATABASE_URL"
@@ -70,12 +72,80 @@ class ServerSecret(Base):
     value: Mapped[bytes] = mapped_column(LargeBinary)
 
 
+KINDS = ("correction", "confirmation")
+
+
+@dataclass(frozen=True)
+class Filter:
+    """Which answers an admin means; each field set narrows the choice (None: any). `ids` are
+    the rows checked on the page (an empty tuple matches none). `where` is the one query builder
+    that the page's list and count, its delete and download, the export and the stats all use."""
+
+    label: int | None = None
+    predicted: int | None = None
+    model: str | None = None
+    kind: str | None = None
+    since: dt.date | None = None  # from this day on (UTC)
+    until: dt.date | None = None  # up to this day, itself included (UTC)
+    ids: tuple[int, ...] | None = None
+
+    def where(self) -> list[ColumnElement[bool]]:
+        fields = {"label": self.label, "predicted": self.predicted, "model": self.model, "kind": self.kind}
+        clauses = [getattr(Correction, name) == value for name, value in fields.items() if value is not None]
+        if self.since is not None:
+            clauses.append(Correction.created_at >= _midnight(self.since))
+        if self.until is not None:
+            clauses.append(Correction.created_at < _midnight(self.until + dt.timedelta(days=1)))
+        if self.ids is not None:
+            clauses.append(Correction.id.in_(self.ids))
+        return clauses
+
+
+def _midnight(day: dt.date) -> dt.datetime:
+    return dt.datetime(day.year, day.month, day.day, tzinfo=dt.UTC)
+
+
+@dataclass
+class Tally:
+    """A model's answers that people judged: `right` confirmed, `wrong` corrected."""
+
+    right: int = 0
+    wrong: int = 0
+
+    @property
+    def accuracy(self) -> float:
+        return self.right / (self.right + self.wrong) if self.right + self.wrong else 0.0
+
+
 @dataclass
 class Stats:
     total: int
+    per_kind: dict[str, int]
     per_label: dict[int, int]
     per_model: dict[str, int]
-    confusion: dict[tuple[int | None, int], int]  # (predicted, corrected label) -> count
+    # Corrections only: a confirmation is no confusion. (predicted, corrected label) -> count.
+    confusion: dict[tuple[int | None, int], int]
+    accuracy: dict[str, Tally]  # per model, over the answers judged
+    weekly: dict[tuple[dt.date, str], Tally]  # (the week's Monday, model) -> its tally
+
+
+def judged(rows: Sequence[Any]) -> tuple[dict[str, Tally], dict[tuple[dt.date, str], Tally]]:
+    """Per model, and per model and week: how often people confirmed its reading (right) or
+    corrected it (wrong). A correction of a drawing the model was never asked about (no
+    `predicted`) says nothing of the model and is left out."""
+    overall: dict[str, Tally] = {}
+    weekly: dict[tuple[dt.date, str], Tally] = {}
+    for row in rows:
+        if row.predicted is None:
+            continue
+        day = (row.created_at.astimezone(dt.UTC) if row.created_at.tzinfo else row.created_at).date()
+        week = day - dt.timedelta(days=day.weekday())
+        for tally in (overall.setdefault(row.model, Tally()), weekly.setdefault((week, row.model), Tally())):
+            if row.kind == "confirmation":
+                tally.right += 1
+            else:
+                tally.wrong += 1
+    return dict(sorted(overall.items())), dict(sorted(weekly.items()))
 
 
 def redact(url: str) -> str:
@@ -247,19 +317,37 @@ class Store:
         session.delete(row)
         return True
 
-    def recent(self, limit: int = 100, offset: int = 0) -> list[Correction]:
+    def recent(self, limit: int = 100, offset: int = 0, where: Filter = Filter()) -> list[Correction]:
         """The newest corrections first, `limit` of them after skipping `offset`."""
-        query = select(Correction).order_by(Correction.id.desc()).offset(offset).limit(limit)
+        query = select(Correction).where(*where.where()).order_by(Correction.id.desc()).offset(offset).limit(limit)
         with self._reachable(), Session(self.engine) as session:
             return list(session.scalars(query))
 
-    def count(self) -> int:
+    def count(self, where: Filter = Filter()) -> int:
         with self._reachable(), Session(self.engine) as session:
-            return self._count_in(session)
+            return self._count_in(session, where)
 
     @staticmethod
-    def _count_in(session: Session) -> int:
-        return int(session.scalar(select(func.count()).select_from(Correction)) or 0)
+    def _count_in(session: Session, where: Filter = Filter()) -> int:
+        return int(session.scalar(select(func.count()).select_from(Correction).where(*where.where())) or 0)
+
+    def remove(self, where: Filter, expected: int | None = None) -> int:
+        """The admin's delete: every answer `where` matches, in one transaction; the number gone.
+        With `expected`, only if that many match (what the admin saw), else nothing goes. A filter
+        that narrows nothing is refused, so that a missing field never empties the store."""
+        clauses = where.where()
+        if not clauses:
+            raise InputError("say which answers to delete: check some, or filter them")
+        with self._reachable(), self.sessions.begin() as session:
+            if expected is not None and (now := self._count_in(session, where)) != expected:
+                raise InputError(f"{now} answers match now, not the {expected} shown: reload the page, then delete")
+            result = session.execute(delete(Correction).where(*clauses).execution_options(synchronize_session=False))
+            return int(getattr(result, "rowcount", 0) or 0)
+
+    def models(self) -> list[str]:
+        """The models answers were stored for (the page's choice of model)."""
+        with self._reachable(), Session(self.engine) as session:
+            return list(session.scalars(select(Correction.model).distinct().order_by(Correction.model)))
 
     @contextlib.contextmanager
     def _reachable(self) -> Iterator[None]:
@@ -275,21 +363,43 @@ class Store:
         with Session(self.engine) as session:
             return set(session.scalars(select(Correction.id)))
 
-    def dataset(self) -> tuple[np.ndarray, np.ndarray]:
-        """All corrections as MNIST-style uint8 images (N, 28, 28) and labels, oldest first."""
-        with Session(self.engine) as session:
-            rows = session.execute(select(Correction.input, Correction.label).order_by(Correction.id)).all()
+    def dataset(self, where: Filter = Filter(), limit: int | None = None) -> tuple[np.ndarray, np.ndarray]:
+        """The answers `where` matches as MNIST-style uint8 images (N, 28, 28) and labels, oldest
+        first (finetune holds out the newest as its time split), at most `limit` of them."""
+        query = select(Correction.input, Correction.label).where(*where.where()).order_by(Correction.id).limit(limit)
+        with self._reachable(), Session(self.engine) as session:
+            rows = session.execute(query).all()
         images = np.array([np.frombuffer(r.input, dtype=np.uint8).reshape(28, 28) for r in rows], dtype=np.uint8)
         return images.reshape(-1, 28, 28), np.array([r.label for r in rows], dtype=np.int64)
 
-    def stats(self) -> Stats:
-        with Session(self.engine) as session:
-            rows = session.execute(select(Correction.label, Correction.predicted, Correction.model)).all()
+    def export(
+        self, out: Path, form: str = "idx", where: Filter = Filter(), max_rows: int = 0
+    ) -> tuple[int, list[str]]:
+        """Write the answers `where` matches into the folder `out` as a dataset that
+        `digitrec finetune --extra-data` reads (or as CSV); the number written and the files. With `max_rows`,
+        more than that many is a TooLargeError before anything is written. `digitrec feedback
+        export` and the corrections page's download both write through here."""
+        images, labels = self.dataset(where, max_rows + 1 if max_rows else None)
+        if max_rows and len(labels) > max_rows:
+            raise TooLargeError(
+                f"more than {max_rows:,} answers match: narrow the filter, or use `digitrec feedback export`"
+            )
+        return len(labels), write_dataset(images, labels, out, form)
+
+    def stats(self, where: Filter = Filter()) -> Stats:
+        columns = (Correction.created_at, Correction.label, Correction.predicted, Correction.model, Correction.kind)
+        with self._reachable(), Session(self.engine) as session:
+            rows = session.execute(select(*columns).where(*where.where())).all()
+        corrections = [r for r in rows if r.kind != "confirmation"]
+        accuracy, weekly = judged(rows)
         return Stats(
             total=len(rows),
+            per_kind={kind: n for kind in KINDS if (n := sum(r.kind == kind for r in rows))},
             per_label=dict(sorted(Counter(r.label for r in rows).items())),
             per_model=dict(sorted(Counter(r.model for r in rows).items())),
-            confusion=dict(Counter((r.predicted, r.label) for r in rows)),
+            confusion=dict(Counter((r.predicted, r.label) for r in corrections)),
+            accuracy=accuracy,
+            weekly=weekly,
         )
 
     def close(self) -> None:

@@ -26,7 +26,7 @@ from digitrec.web.metrics import Metrics
 from digitrec.web.middleware import LimitAndMeasure
 from digitrec.web.reloading import Loader, Reloader
 from digitrec.web.requestlog import RequestLog
-from digitrec.web.routes import device, feedback, numbers, pages, prediction
+from digitrec.web.routes import admin, device, feedback, numbers, pages, prediction
 from digitrec.web.settings import Settings
 
 log = logging.getLogger("digitrec.web")
@@ -98,7 +98,7 @@ def create_app(
         requests=RequestLog(settings.request_log),
     )
     add_error_handlers(app)
-    for area in (prediction.router, numbers.router, feedback.router, pages.router, device.router):
+    for area in (prediction.router, numbers.router, feedback.router, admin.router, pages.router, device.router):
         app.include_router(area)
     if settings.metrics_enabled:
         app.include_router(pages.metrics_router)

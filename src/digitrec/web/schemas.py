@@ -7,6 +7,7 @@ Size limits depend on the settings: they come in the validation context
 
 from __future__ import annotations
 
+import datetime as dt
 from typing import Annotated, Any, Literal
 
 from pydantic import BaseModel, BeforeValidator, Field, ValidationError, ValidationInfo, model_validator
@@ -41,6 +42,8 @@ FIELD_HELP = {
     "predicted": "must be a digit from 0 to 9",
     "kind": 'must be "correction" or "confirmation"',
     "items": "must be a non-empty list of drawings, each an object with `image`, `pixels` or `strokes`",
+    "from": "must be a date written YYYY-MM-DD",
+    "to": "must be a date written YYYY-MM-DD",
 }
 
 
@@ -155,6 +158,42 @@ class FeedbackOptions(PredictOptions):
 
 class FeedbackRequest(FeedbackOptions, Drawing):
     """A drawing, the digit it really is, and what the model read."""
+
+
+def _blank_is_none(value: Any) -> Any:
+    # A GET form sends its empty fields too (`label=&model=`): empty means "any".
+    return None if isinstance(value, str) and not value.strip() else value
+
+
+# Days a filter may name: the next day of the last must still be a date.
+FIRST_DAY, LAST_DAY = dt.date(1970, 1, 1), dt.date(9998, 12, 31)
+
+
+class FeedbackFilter(BaseModel):
+    """The corrections page's filter: query parameters of its GET form, hidden fields of its
+    POST forms; an empty field is no filter."""
+
+    model_config = {"populate_by_name": True}
+
+    label: Annotated[Digit | None, BeforeValidator(_blank_is_none)] = None
+    predicted: Annotated[Digit | None, BeforeValidator(_blank_is_none)] = None
+    model: Annotated[Annotated[str, Field(max_length=200)] | None, BeforeValidator(_blank_is_none)] = None
+    kind: Annotated[Literal["correction", "confirmation"] | None, BeforeValidator(_blank_is_none)] = None
+    since: Annotated[dt.date | None, BeforeValidator(_blank_is_none), Field(alias="from")] = None
+    until: Annotated[dt.date | None, BeforeValidator(_blank_is_none), Field(alias="to")] = None
+
+    @model_validator(mode="after")
+    def _from_before_to(self) -> FeedbackFilter:
+        for name, day in (("from", self.since), ("to", self.until)):
+            if day is not None and not FIRST_DAY <= day <= LAST_DAY:
+                raise ValueError(f"`{name}` {day}: choose a day from {FIRST_DAY} to {LAST_DAY}")
+        if self.since is not None and self.until is not None and self.since > self.until:
+            raise ValueError(f"`from` {self.since} is after `to` {self.until}: no day is both")
+        return self
+
+    def query(self) -> dict[str, str]:
+        """The fields set, as the form names them (for links that keep the filter)."""
+        return {k: str(v) for k, v in self.model_dump(by_alias=True, exclude_none=True).items()}
 
 
 def describe(error: ValidationError) -> str:

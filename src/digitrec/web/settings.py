@@ -67,6 +67,10 @@ class Settings(BaseSettings):
     # The /feedback page is on only when a token (16 characters or more) is set.
     admin_token: str = ""
     feedback_page_size: int = Field(default=50, ge=1, le=500)
+    # Answers one download from the page may hold: each is 784 bytes of image (built in memory,
+    # so 50,000 take ~40 MB while the archive is made); past it, 413 (`digitrec feedback export`
+    # has no bound).
+    download_max_rows: int = Field(default=50_000, ge=1)
     # Per-client limit on POST /api/feedback, in the `limits` notation ("30/minute"); empty: off.
     # On by default: a stored answer is up to ~100 kB, and unlimited one client stored 5.4 GiB an hour.
     feedback_rate_limit: str = "60/minute"

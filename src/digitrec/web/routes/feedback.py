@@ -1,25 +1,23 @@
-"""Corrections: storing them (POST /api/feedback) and the admin's page of them (/feedback)."""
+"""Corrections: storing them (POST /api/feedback) and taking one back (DELETE /api/feedback/{id}).
+The admin's page of them (/feedback) is routes/admin.py."""
 
 from __future__ import annotations
 
-import asyncio
 from typing import Annotated
 
-from fastapi import APIRouter, Header, HTTPException, Path, Query, Request
-from fastapi.responses import HTMLResponse, JSONResponse, RedirectResponse, Response
+from fastapi import APIRouter, Header, HTTPException, Path, Request
+from fastapi.responses import JSONResponse, Response
 
 from digitrec.errors import InputError
 from digitrec.reading.reader import model_input
 from digitrec.store.feedback import MAX_ID, Correction, Store, drawing_png
 from digitrec.web import schemas
-from digitrec.web.admin import COOKIE, STYLE, HTMLLogin, render_corrections, same, session_value
 from digitrec.web.answers import ERRORS
 from digitrec.web.deps import MetricsDep, Registry, RegistryDep, SettingsDep, StoreDep, client_key, off_loop
 from digitrec.web.settings import Settings
 from digitrec.web.submission import Posted, posted, read_submission, request_body
 
 router = APIRouter(tags=["feedback"])
-FAILED_LOGIN_DELAY = 1.0  # seconds added to every wrong token, on top of the per-client limit
 
 
 @router.post(
@@ -128,73 +126,3 @@ def store_correction(posted: Posted, settings: Settings, store: Store, registry:
         image_png=image_png,
         replaces=(options.replaces, options.undo) if options.replaces is not None and options.undo else None,
     )
-
-
-@router.get("/feedback", response_class=HTMLResponse, include_in_schema=False)
-async def feedback_page(
-    request: Request, settings: SettingsDep, store: StoreDep, page: Annotated[int, Query(ge=1, le=1_000_000)] = 1
-) -> Response:
-    await authorized(request, settings)
-    size = settings.feedback_page_size
-    rows = await off_loop(request, store.recent, size, (page - 1) * size)
-    total = await off_loop(request, store.count)
-    return HTMLResponse(await off_loop(request, render_corrections, rows, total, page, size))
-
-
-@router.post("/feedback/login", include_in_schema=False)
-async def login(request: Request, settings: SettingsDep) -> Response:
-    page_is_on(settings)
-    form = await request.form(max_files=0, max_fields=5)
-    given = form.get("token")
-    if not isinstance(given, str) or not same(given, settings.admin_token):
-        await refuse(request, "wrong token")
-    response = RedirectResponse("/feedback", status_code=303)
-    response.set_cookie(
-        COOKIE,
-        session_value(settings.admin_token),
-        httponly=True,
-        samesite="strict",
-        secure=request.url.scheme == "https",
-        path="/feedback",
-    )
-    return response
-
-
-@router.get("/feedback/style.css", include_in_schema=False)
-async def feedback_style() -> Response:
-    return Response(STYLE, media_type="text/css")
-
-
-def page_is_on(settings: Settings) -> None:
-    if not settings.admin_token:
-        raise HTTPException(404, "the corrections page is off: set DIGITREC_ADMIN_TOKEN to turn it on")
-
-
-async def authorized(request: Request, settings: Settings) -> None:
-    """The token in an `Authorization: Bearer` header, or the cookie the login form sets; never
-    in the URL, where logs and browser history would keep it."""
-    page_is_on(settings)
-    header = request.headers.get("authorization", "")
-    cookie = request.cookies.get(COOKIE, "")
-    if header.startswith("Bearer ") and same(header.removeprefix("Bearer ").strip(), settings.admin_token):
-        return
-    if cookie and same(cookie, session_value(settings.admin_token)):
-        return
-    if header or cookie:
-        await refuse(request, "wrong token")
-    raise unauthorized(request, "the corrections page needs the admin token (a Bearer header or the login form)")
-
-
-async def refuse(request: Request, why: str) -> None:
-    """A wrong token: slowed down, and at most a few tries a minute from one address."""
-    throttle = request.app.state.login_throttle
-    if not throttle.allow(client_key(request)):
-        raise HTTPException(429, "too many wrong tokens from this address: wait a minute")
-    await asyncio.sleep(FAILED_LOGIN_DELAY)
-    raise unauthorized(request, why)
-
-
-def unauthorized(request: Request, message: str) -> Exception:
-    if "text/html" in request.headers.get("accept", ""):
-        return HTMLLogin(message)
-    return HTTPException(401, message, headers={"WWW-Authenticate": "Bearer"})
