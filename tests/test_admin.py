@@ -246,11 +246,11 @@ def unpacked(reply: object, into: Path) -> Path:
 def test_a_download_is_what_finetune_reads(admin: TestClient, tmp_path: Path) -> None:
     folder = unpacked(admin.get("/feedback/download?kind=correction"), tmp_path / "matching")
     assert sorted(p.name for p in folder.iterdir()) == ["train-images-idx3-ubyte.gz", "train-labels-idx1-ubyte.gz"]
-    images, labels = load_corrections([folder])
+    ((images, labels),) = load_corrections([folder])
     assert labels.tolist() == [1, 1, 9, 5]  # oldest first
     assert [round(float(image.mean()) / 255 * 9) for image in images] == [1, 1, 9, 5]
     checked = admin.post("/feedback/download", data={"csrf": csrf_of(admin), "id": ["7", "3", "999"]})
-    _, labels = load_corrections([unpacked(checked, tmp_path / "checked")])
+    ((_, labels),) = load_corrections([unpacked(checked, tmp_path / "checked")])
     assert labels.tolist() == [4, 2]
     missing = admin.get("/feedback/download?label=8")
     assert missing.status_code == 404 and "nothing to download" in missing.json()["detail"]

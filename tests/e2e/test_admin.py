@@ -76,7 +76,7 @@ def test_an_admin_filters_deletes_and_downloads(browser: Any, admin_server: str,
     with zipfile.ZipFile(archive) as opened:
         opened.extractall(tmp_path / "unpacked")
     (folder,) = (tmp_path / "unpacked").iterdir()
-    _, labels = load_corrections([folder])
+    ((_, labels),) = load_corrections([folder])
     assert labels.tolist() == [1, 5]  # rows 1 and 6, oldest first
     assert not complaints, complaints
     context.close()
