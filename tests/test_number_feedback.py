@@ -229,3 +229,14 @@ def test_migration_0004_keeps_earlier_rows_and_indexes_the_reading(database_url:
     command.downgrade(config, "0003")
     assert "reading" not in {c["name"] for c in inspect(engine).get_columns("corrections")}
     engine.dispose()
+
+
+def test_the_openapi_document_shows_the_number_answers(client: TestClient) -> None:
+    spec = client.get("/openapi.json").json()
+    post_number = spec["paths"]["/api/feedback/number"]["post"]
+    form = post_number["requestBody"]["content"]["multipart/form-data"]["schema"]
+    assert set(form["required"]) == {"image", "text", "answers"}
+    assert {"201", "403", "409", "422", "429", "503", "507"} <= set(post_number["responses"])
+    label = spec["components"]["schemas"]["BoxAnswer"]["properties"]["label"]
+    assert {"const": "not a digit", "type": "string"} in label["anyOf"]
+    assert set(spec["paths"]["/api/feedback/undo"]["post"]["responses"]) >= {"204", "404", "422"}

@@ -75,7 +75,7 @@ class PairHypothesis:
     stop: int
     box: Box
     probabilities: np.ndarray  # (101,): "00"-"99", then "not a pair"
-    ink: np.ndarray | None = field(default=None, repr=False)  # uint8 crop of the whole mark
+    ink: np.ndarray | None = field(default=None, repr=False, compare=False)  # uint8 crop of the whole mark
 
 
 @dataclass
@@ -84,7 +84,7 @@ class Digit:
     box: Box
     # Its ink alone (uint8, 0 background), in the pixels the drawing was read in (a big canvas is
     # read scaled down, and `box` then differs): what a correction of this digit stores.
-    ink: np.ndarray | None = field(default=None, repr=False)
+    ink: np.ndarray | None = field(default=None, repr=False, compare=False)
 
     @property
     def input(self) -> np.ndarray:
