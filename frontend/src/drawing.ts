@@ -232,7 +232,10 @@ export function drawingBody(extra: Record<string, unknown>): string | FormData {
   if (state.picture) {
     const form = new FormData();
     form.append("image", state.picture.file, state.picture.file.name || "picture");
-    for (const [key, value] of Object.entries(extra)) if (value !== undefined) form.append(key, String(value));
+    // A form's fields are text: a list (a number's `answers`) goes as JSON.
+    for (const [key, value] of Object.entries(extra)) {
+      if (value !== undefined) form.append(key, typeof value === "object" ? JSON.stringify(value) : String(value));
+    }
     return form;
   }
   return JSON.stringify({ ...strokeDrawing(), ...extra });

@@ -2,6 +2,7 @@
 // while the server is away (outbox.ts) and sent when it answers.
 import { drawingBody, redraw } from "./drawing";
 import { resetResult } from "./layout";
+import { resetNumberFeedback } from "./numberFeedback";
 import * as outbox from "./outbox";
 import { cancelPrediction, post } from "./reader";
 import { $, hasDrawing, readingState, state, TOUCH } from "./state";
@@ -37,6 +38,7 @@ export function drawingChanged(): void {
   thanks.textContent = "";
   thanks.classList.remove("failed");
   $("feedback-undo").hidden = true;
+  resetNumberFeedback();
 }
 
 export function startNewDrawing(): void {

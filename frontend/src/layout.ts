@@ -1,5 +1,6 @@
 // Showing what was read: the verdict, the bars, the 28x28 input, the heatmap, a number's boxes,
 // errors and hints. Nothing here asks anyone anything.
+import { numberBoxes } from "./numbers";
 import { $, state, TOUCH } from "./state";
 
 const pad = $<HTMLCanvasElement>("pad");
@@ -196,21 +197,18 @@ function paintHeat(rows: number[][], heatmap: number[][], strokePath: (s: any, c
 
 function showNumber(answer: any): void {
   // Stray marks come flagged among the digits, or apart in `left_out`: either way, by position.
-  const digits = answer.digits
-    .concat((answer.left_out || []).map((m: any) => ({ ...m, not_a_digit: true })))
-    .map((d: any) => ({ ...d, stray: Boolean(d.not_a_digit), unsure: !d.not_a_digit && Boolean(d.uncertain) }))
-    .sort((a: any, b: any) => a.box[0] - b.box[0]);
-  const read = digits.filter((d: any) => !d.stray);
+  const boxes = numberBoxes(answer);
+  const read = boxes.filter((b) => !b.stray);
   numberOut.innerHTML = "";
-  for (const d of read) {
+  for (const b of read) {
     const span = document.createElement("span");
-    span.textContent = String(d.digit);
-    if (d.unsure) span.className = "unsure";
+    span.textContent = String(b.digit);
+    if (b.unsure) span.className = "unsure";
     numberOut.appendChild(span);
   }
   if (!read.length) numberOut.textContent = "–";
-  const strays = digits.length - read.length;
-  const unsure = read.filter((d: any) => d.unsure).length;
+  const strays = boxes.length - read.length;
+  const unsure = read.filter((b) => b.unsure).length;
   $("number-note").textContent = [
     unsure ? `Not sure of ${unsure === 1 ? "one digit" : `${unsure} digits`} (marked ?).` : "",
     strays ? `${strays === 1 ? "One mark doesn't" : `${strays} marks don't`} look like a digit (left out).` : "",
@@ -219,20 +217,31 @@ function showNumber(answer: any): void {
     .join(" ");
   const list = $("number-digits");
   list.innerHTML = "";
-  for (const d of digits) {
+  const items: HTMLLIElement[] = [];
+  for (const b of boxes) {
     const li = document.createElement("li");
-    li.className = d.stray ? "stray" : d.unsure ? "unsure" : "";
-    li.textContent = d.stray
+    li.className = b.stray ? "stray" : b.unsure ? "unsure" : "";
+    const text = document.createElement("span");
+    text.textContent = b.stray
       ? "stray mark"
-      : d.unsure
-        ? `${topTwo(d).join(" or ")}?: ${(d.confidence * 100).toFixed(1)}%`
-        : `${d.digit}: ${(d.confidence * 100).toFixed(1)}%`;
+      : b.unsure
+        ? `${topTwo(b.reading).join(" or ")}?: ${(b.reading.confidence * 100).toFixed(1)}%`
+        : `${b.digit}: ${(b.reading.confidence * 100).toFixed(1)}%`;
+    li.appendChild(text);
     list.appendChild(li);
+    items.push(li);
   }
-  drawBoxes(digits);
+  drawBoxes(boxes.map((b) => ({ ...b.reading, stray: b.stray, unsure: b.unsure })));
   state.lastAnswer = answer;
+  onNumberShown(items);
   statusOut.textContent = `${answer.model} · ${read.length} digits · ${answer.elapsed_ms.toFixed(1)} ms on the server`;
-  pad.setAttribute("aria-label", `Drawing area: reads ${read.map((d: any) => d.digit).join("") || "no digits"}`);
+  pad.setAttribute("aria-label", `Drawing area: reads ${read.map((b) => b.digit).join("") || "no digits"}`);
+}
+
+let onNumberShown: (items: HTMLLIElement[]) => void = () => {};
+/** What to do once a number's boxes are listed (each item gets its correction). */
+export function whenNumberShown(callback: (items: HTMLLIElement[]) => void): void {
+  onNumberShown = callback;
 }
 
 // Each digit's box and reading over the drawing; the label goes above the box, or below or
@@ -289,6 +298,7 @@ export function resetResult(): void {
   numberOut.textContent = "–";
   $("number-note").textContent = "";
   $("number-digits").innerHTML = "";
+  $("number-feedback").hidden = true;
   const rect = pad.getBoundingClientRect();
   boxesCtx.clearRect(0, 0, rect.width, rect.height);
   heatCtx.clearRect(0, 0, rect.width, rect.height);

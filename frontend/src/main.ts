@@ -30,8 +30,10 @@ import {
   showExplanation,
   showHint,
   useStrokePainter,
+  whenNumberShown,
   whenShown,
 } from "./layout";
+import { addBoxChoices, undoNumberFeedback, wholeNumberIsRight } from "./numberFeedback";
 import { describeMode, schedulePrediction } from "./reader";
 import { $, hasDrawing, RETRY_FIRST_MS, RETRY_MAX_MS, state, TOUCH } from "./state";
 
@@ -118,6 +120,8 @@ function listen(): void {
   $("right").addEventListener("click", () => state.lastAnswer && sendFeedback("confirmation", state.lastAnswer.digit));
   $("wrong").addEventListener("click", openChoice);
   $("feedback-undo").addEventListener("click", undoFeedback);
+  $("number-right").addEventListener("click", wholeNumberIsRight);
+  $("number-feedback-undo").addEventListener("click", undoNumberFeedback);
   penInput.addEventListener("input", () => {
     state.penOverride[state.mode] = Number(penInput.value);
     showPen();
@@ -167,6 +171,7 @@ function listen(): void {
 buildBars();
 buildChoices();
 whenShown(showFeedbackChoices);
+whenNumberShown(addBoxChoices);
 useStrokePainter(strokePath);
 document.body.classList.toggle("touch", TOUCH);
 listen();

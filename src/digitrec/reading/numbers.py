@@ -14,7 +14,7 @@ from __future__ import annotations
 
 import math
 from collections.abc import Sequence
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 
 import numpy as np
 
@@ -75,12 +75,23 @@ class PairHypothesis:
     stop: int
     box: Box
     probabilities: np.ndarray  # (101,): "00"-"99", then "not a pair"
+    ink: np.ndarray | None = field(default=None, repr=False, compare=False)  # uint8 crop of the whole mark
 
 
 @dataclass
 class Digit:
     reading: DigitReading
     box: Box
+    # Its ink alone (uint8, 0 background), in the pixels the drawing was read in (a big canvas is
+    # read scaled down, and `box` then differs): what a correction of this digit stores.
+    ink: np.ndarray | None = field(default=None, repr=False, compare=False)
+
+    @property
+    def input(self) -> np.ndarray:
+        """The 28x28 model input of this digit alone (for a touching pair, of its half)."""
+        if self.ink is None:
+            raise InputError("this digit was read without its ink")
+        return preprocess_ink(self.ink)
 
 
 @dataclass
@@ -96,7 +107,8 @@ class NumberReading:
         """The same reading with its boxes in pixels `factor` times the page's."""
 
         def each(found: Digit) -> Digit:
-            return Digit(found.reading, tuple(round(v * factor) for v in found.box))  # type: ignore[arg-type]
+            box = tuple(round(v * factor) for v in found.box)
+            return Digit(found.reading, box, found.ink)  # type: ignore[arg-type]
 
         return NumberReading([each(d) for d in self.digits], [each(d) for d in self.left_out])
 
@@ -220,8 +232,8 @@ def pair_hypotheses(page: Page, predictor: Predictor) -> list[PairHypothesis]:
     probabilities = predictor.pair_probabilities(np.stack([pair_input(ink) for _, ink in crops]))
     assert probabilities is not None
     return [
-        PairHypothesis(start, stop, box, p)
-        for (start, stop), (box, _), p in zip(runs, crops, probabilities, strict=True)
+        PairHypothesis(start, stop, box, p, ink)
+        for (start, stop), (box, ink), p in zip(runs, crops, probabilities, strict=True)
     ]
 
 
@@ -239,9 +251,10 @@ def pair_readings(pair: PairHypothesis, predictor: Predictor | None) -> list[Dig
     rejection = np.zeros(2, dtype=np.float32)
     uncertain, flagged = predictor.verdicts(probabilities, rejection) if predictor else (np.zeros(2, bool),) * 2
     boxes = ((x0, y0, middle, y1), (middle, y0, x1, y1))
+    halves = (None, None) if pair.ink is None else (pair.ink[:, : middle - x0], pair.ink[:, middle - x0 :])
     return [
-        Digit(DigitReading(p, bool(u), bool(f)), box)
-        for p, u, f, box in zip(probabilities, uncertain, flagged, boxes, strict=True)
+        Digit(DigitReading(p, bool(u), bool(f)), box, ink)
+        for p, u, f, box, ink in zip(probabilities, uncertain, flagged, boxes, halves, strict=True)
     ]
 
 
@@ -280,7 +293,7 @@ def choose(
         if not kept:
             index = singles[index]
         target = left_out if readings[index].not_a_digit or not kept else digits
-        target.append(Digit(readings[index], found[index].box))
+        target.append(Digit(readings[index], found[index].box, found[index].ink))
     return NumberReading(digits, left_out)
 
 

@@ -37,6 +37,9 @@ UNAVAILABLE = "feedback store unavailable"
 # A stored drawing fits in this square: an 8-bit PNG of it is at most ~66 kB, so that a row
 # (with the 784-byte model input) stays under 100 kB whatever was uploaded.
 DRAWING_SIDE = 256
+# The label stored for "not a digit" (a stray mark of a number): the class index of "not a digit"
+# in the models that have one (learning.drawings.NOT_A_DIGIT), so an export trains them as it is.
+NOT_A_DIGIT = 10
 log = logging.getLogger("digitrec.store.feedback")
 
 
@@ -61,6 +64,9 @@ class Correction(Base):
     image_png: Mapped[bytes] = mapped_column(LargeBinary)
     # "correction" (the model was wrong) or "confirmation" (the user said it was right).
     kind: Mapped[str] = mapped_column(String(20), default="correction", server_default="correction")
+    # The rows stored from one reading of a whole number (one per digit box) share this random id
+    # (migration 0004); a single digit's answer has none.
+    reading: Mapped[str | None] = mapped_column(String(32), nullable=True, index=True)
 
 
 class ServerSecret(Base):
@@ -169,11 +175,42 @@ def scrub(text: str, url: str) -> str:
 def drawing_png(picture: Image.Image | np.ndarray) -> bytes:
     """Any decoded upload (CMYK, 16-bit, float TIFF...) -> its ink, dark on white, at most
     DRAWING_SIDE on a side, as an 8-bit grayscale PNG."""
-    ink = ink_image(picture)
+    return ink_png(ink_image(picture))
+
+
+def ink_png(ink: Image.Image | np.ndarray) -> bytes:
+    """Ink already found (8-bit, 255 where there is ink: `ink_image`, or one digit's crop of a
+    number) -> dark on white, at most DRAWING_SIDE on a side, as an 8-bit grayscale PNG."""
+    ink = ink.copy() if isinstance(ink, Image.Image) else Image.fromarray(np.asarray(ink, dtype=np.uint8))
     ink.thumbnail((DRAWING_SIDE, DRAWING_SIDE), Image.Resampling.LANCZOS)
     buffer = io.BytesIO()
     Image.eval(ink, lambda v: 255 - v).save(buffer, format="PNG", optimize=False)
     return buffer.getvalue()
+
+
+def new_correction(
+    *,
+    label: int,
+    predicted: int | None,
+    model: str,
+    model_version: str,
+    model_input: np.ndarray,
+    image_png: bytes,
+    kind: str = "correction",
+    reading: str | None = None,
+) -> Correction:
+    """A row to store (`Store.add_rows`): the 28x28 input (floats 0-1) kept as 784 bytes."""
+    return Correction(
+        created_at=dt.datetime.now(dt.UTC),
+        label=label,
+        predicted=predicted,
+        kind=kind,
+        model=model,
+        model_version=model_version,
+        input=np.clip(np.round(np.asarray(model_input) * 255), 0, 255).astype(np.uint8).tobytes(),
+        image_png=image_png,
+        reading=reading,
+    )
 
 
 def default_database_url() -> str:
@@ -223,6 +260,11 @@ def undo_token(row: Correction, secret: bytes) -> str:
     return hmac.new(secret, message, hashlib.sha256).hexdigest()[:32]
 
 
+class _KeepAll(Exception):
+    def __init__(self, missing: list[int]) -> None:
+        self.missing = missing
+
+
 MAX_ID = 2**63 - 1  # the largest id a database integer holds; a path past it is a 4xx
 
 
@@ -257,26 +299,32 @@ class Store:
     ) -> Correction:
         """Store one answer; with `replaces` (id, undo token), the earlier answer for the same
         drawing goes in the same transaction, so a changed mind leaves exactly one row."""
-        row = Correction(
-            created_at=dt.datetime.now(dt.UTC),
+        row = new_correction(
             label=label,
             predicted=predicted,
             kind=kind,
             model=model,
             model_version=model_version,
-            input=np.clip(np.round(np.asarray(model_input) * 255), 0, 255).astype(np.uint8).tobytes(),
+            model_input=model_input,
             image_png=image_png,
         )
+        return self.add_rows([row], [replaces] if replaces is not None else [])[0]
+
+    def add_rows(self, rows: list[Correction], replaces: Sequence[tuple[int, str]] = ()) -> list[Correction]:
+        """Store answers in one transaction, all or none; the earlier answers in `replaces`
+        (id, undo token) go in it too, so a changed mind never leaves two rows for one thing."""
         with self._reachable(), self.sessions.begin() as session:
-            if replaces is not None and not self._delete_in(session, *replaces):
-                raise InputError(f"`replaces`: there is no answer #{replaces[0]} with that undo token")
-            if replaces is None and self.max_rows and self._count_in(session) >= self.max_rows:
+            for row_id, token in replaces:
+                if not self._delete_in(session, row_id, token):
+                    raise InputError(f"`replaces`: there is no answer #{row_id} with that undo token")
+            stored = self._count_in(session) if self.max_rows else 0
+            if self.max_rows and stored + len(rows) > self.max_rows:
                 raise StoreFull(
                     f"the corrections store is full ({self.max_rows:,} answers): an admin must export and "
                     "clear it (or raise DIGITREC_MAX_STORED) before more are taken"
                 )
-            session.add(row)
-        return row
+            session.add_all(rows)
+        return rows
 
     @property
     def secret(self) -> bytes:
@@ -308,8 +356,20 @@ class Store:
         with self._reachable(), self.sessions.begin() as session:
             return self._delete_in(session, row_id, token)
 
+    def delete_rows(self, answers: list[tuple[int, str]]) -> list[int]:
+        """Take several answers back in one transaction, all or none: the ids that have no
+        answer under their token (then nothing is deleted), or [] once all are gone."""
+        try:
+            with self._reachable(), self.sessions.begin() as session:
+                missing = [row_id for row_id, token in answers if not self._delete_in(session, row_id, token)]
+                if missing:
+                    raise _KeepAll(missing)  # leaving the block by an exception rolls it back
+        except _KeepAll as kept:
+            return kept.missing
+        return []
+
     def _delete_in(self, session: Session, row_id: int, token: str) -> bool:
-        if not 1 <= row_id <= MAX_ID:
+        if not 1 <= row_id <= MAX_ID or not token.isascii():  # compare_digest takes ASCII strings only
             return False
         row = session.get(Correction, row_id)
         if row is None or not hmac.compare_digest(undo_token(row, self.secret), token):

@@ -32,7 +32,7 @@ from digitrec.web.settings import Settings
 log = logging.getLogger("digitrec.web")
 MIN_ADMIN_TOKEN = 16
 # Component schemas of the request bodies, which routes reference from their `openapi_extra`.
-REQUEST_MODELS = (schemas.PredictRequest, schemas.BatchRequest, schemas.FeedbackRequest)
+REQUEST_MODELS = (schemas.PredictRequest, schemas.BatchRequest, schemas.FeedbackRequest, schemas.NumberFeedbackRequest)
 
 
 def load_predictors(settings: Settings, served: ServedModels) -> dict[str, Predictor]:

@@ -10,6 +10,7 @@ from __future__ import annotations
 import datetime as dt
 from typing import Annotated, Any, Literal
 
+import orjson
 from pydantic import BaseModel, BeforeValidator, Field, ValidationError, ValidationInfo, model_validator
 
 from digitrec.errors import TooLargeError
@@ -25,6 +26,8 @@ def _no_bool(value: Any) -> Any:
 Digit = Annotated[int, BeforeValidator(_no_bool), Field(ge=0, le=9)]
 Number = Annotated[float, BeforeValidator(_no_bool), Field(allow_inf_nan=False)]
 Point = tuple[Number, Number]
+
+MAX_BOXES = 64  # answers in one request: more than a number's boxes can be (reading.numbers)
 
 # What each field must be, in the words a client needs; used for pydantic's generic complaints.
 FIELD_HELP = {
@@ -44,6 +47,16 @@ FIELD_HELP = {
     "items": "must be a non-empty list of drawings, each an object with `image`, `pixels` or `strokes`",
     "from": "must be a date written YYYY-MM-DD",
     "to": "must be a date written YYYY-MM-DD",
+    "text": "must be the number /api/read answered (its `text`): digits only",
+    "answers": f"must be a list of 1 to {MAX_BOXES} answers, each {{box, label}} (in a form: that list as JSON text)",
+}
+# The same for the fields of one of `answers`.
+ANSWER_HELP = {
+    "box": f"must be the index of a box of the reading, a whole number from 0 to {MAX_BOXES - 1}",
+    "left_out": "must be true or false",
+    "label": 'must be a digit from 0 to 9, or "not a digit"',
+    "replaces": "must be the id of this box's earlier answer",
+    "undo": "must be the earlier answer's undo token",
 }
 
 
@@ -196,24 +209,127 @@ class FeedbackFilter(BaseModel):
         return {k: str(v) for k, v in self.model_dump(by_alias=True, exclude_none=True).items()}
 
 
+NotADigit = Literal["not a digit"]
+
+
+def _json_text(value: Any) -> Any:
+    # A form's fields are text: there `answers` is the list written as JSON.
+    if isinstance(value, str):
+        try:
+            return orjson.loads(value)
+        except orjson.JSONDecodeError:
+            raise ValueError("must be a list of answers (in a form: that list as JSON text)") from None
+    return value
+
+
+class BoxAnswer(BaseModel):
+    """The right answer for one box of the reading."""
+
+    box: int = Field(
+        ..., ge=0, lt=MAX_BOXES, description="the box: its index in the reading's `digits` (or `left_out`)"
+    )
+    left_out: bool = Field(False, description="`box` indexes the reading's `left_out` marks, not its `digits`")
+    label: Digit | NotADigit = Field(..., description='the digit the box really holds, or "not a digit"')
+    replaces: int | None = Field(
+        None, ge=1, description="the id of this box's earlier answer, which this one replaces (a changed mind)"
+    )
+    undo: str | None = Field(None, max_length=64, description="with `replaces`: the earlier answer's `undo` token")
+
+    @model_validator(mode="after")
+    def _replaces_with_its_token(self) -> BoxAnswer:
+        if (self.replaces is None) != (self.undo is None):
+            raise ValueError("`replaces` and `undo` go together: the earlier answer's id and its undo token")
+        return self
+
+
+class NumberFeedbackOptions(BaseModel):
+    model: str | None = Field(None, description="the model that read the number (as sent to /api/read)")
+    text: str = Field(
+        ...,
+        max_length=MAX_BOXES,
+        pattern=r"^[0-9]*$",
+        description="the number as /api/read answered it (its `text`): the server reads the drawing again and "
+        "answers 409 if it reads anything else",
+    )
+    answers: Annotated[list[BoxAnswer], BeforeValidator(_json_text)] = Field(
+        ...,
+        min_length=1,
+        max_length=MAX_BOXES,
+        description="one answer per box answered: a box's own reading confirms it, another label corrects it",
+    )
+
+    @model_validator(mode="after")
+    def _each_box_once(self) -> NumberFeedbackOptions:
+        boxes = [(a.left_out, a.box) for a in self.answers]
+        if len(set(boxes)) != len(boxes):
+            raise ValueError("`answers`: a box is answered twice; send one answer per box")
+        return self
+
+
+class NumberFeedbackRequest(NumberFeedbackOptions, Drawing):
+    """A drawing of a whole number (exactly as /api/read took it), what /api/read read, and the
+    right answer for some or all of its boxes."""
+
+
+class NumberAnswerOut(BaseModel):
+    id: int
+    box: int
+    left_out: bool
+    label: int | NotADigit
+    predicted: int | None = Field(..., description="what the model read in the box (null: no digit)")
+    kind: Literal["correction", "confirmation"]
+    undo: str = Field(..., description="the token to take this answer back or replace it (only its poster has it)")
+
+
+class NumberFeedbackOut(BaseModel):
+    reading: str = Field(..., description="the id every row stored from this reading shares")
+    text: str
+    answers: list[NumberAnswerOut]
+    model: str
+    model_version: str
+    created_at: str
+
+
+class UndoItem(BaseModel):
+    id: int = Field(..., ge=1, le=2**63 - 1)
+    undo: str = Field(..., max_length=64, description="the `undo` token its POST answered")
+
+
+class UndoRequest(BaseModel):
+    answers: list[UndoItem] = Field(
+        ..., min_length=1, max_length=MAX_BOXES, description="the answers to take back, all or none"
+    )
+
+    @model_validator(mode="after")
+    def _each_once(self) -> UndoRequest:
+        if len({a.id for a in self.answers}) != len(self.answers):
+            raise ValueError("`answers`: an id is listed twice; list each answer once")
+        return self
+
+
 def describe(error: ValidationError) -> str:
     """Pydantic's errors as one line for `detail`: where, and what it must be."""
-    return "; ".join(describe_one(item) for item in error.errors(include_url=False, include_input=False))
+    # dict.fromkeys: a union's members each fail alike, and one line says it once.
+    lines = (describe_one(item) for item in error.errors(include_url=False, include_input=False))
+    return "; ".join(dict.fromkeys(lines))
 
 
 def describe_one(item: Any) -> str:
     loc = [part for part in item.get("loc", ()) if part != "body"]
-    prefix = ""
+    prefix, helps = "", FIELD_HELP
     if len(loc) >= 2 and loc[0] == "items" and isinstance(loc[1], int):
         prefix, loc = f"item {loc[1]}: ", loc[2:]
+    elif len(loc) >= 2 and loc[0] == "answers" and isinstance(loc[1], int):
+        # A label is a union (a digit, or "not a digit"): pydantic names the member that failed.
+        prefix, loc, helps = f"answer {loc[1]}: ", loc[2:3], ANSWER_HELP
     field = str(loc[0]) if loc else ""
     message = str(item.get("msg", "invalid value"))
-    if item.get("type") == "value_error" and field not in FIELD_HELP:
+    if item.get("type") == "value_error" and field not in helps:
         return prefix + message.removeprefix("Value error, ")
     if item.get("type") == "missing":
-        return prefix + f"`{field}` is required" + (f" ({FIELD_HELP[field]})" if field in FIELD_HELP else "")
-    if field in FIELD_HELP:
-        return prefix + f"`{field}` {FIELD_HELP[field]}"
+        return prefix + f"`{field}` is required" + (f" ({helps[field]})" if field in helps else "")
+    if field in helps:
+        return prefix + f"`{field}` {helps[field]}"
     where = ".".join(str(part) for part in loc)
     return prefix + (f"{where}: {message}" if where else message)
 

@@ -137,7 +137,8 @@ def request_body(json_model: type[BaseModel], form_model: type[BaseModel], many:
     """OpenAPI for an endpoint that takes JSON (`json_model`, a component schema) or a multipart
     form with `image` (one or several) and the text fields of `form_model`."""
     image: dict[str, Any] = {"type": "string", "format": "binary"}
-    form = form_model.model_json_schema()
+    # Nested models (a number's `answers`) are referenced where the app puts them: the components.
+    form = form_model.model_json_schema(ref_template="#/components/schemas/{model}")
     properties = {"image": {"type": "array", "items": image, "minItems": 1} if many else image}
     properties |= form.get("properties", {})
     return {
