@@ -287,3 +287,20 @@ def test_cli_stats_keep_confirmations_apart(store: Store, capsys: pytest.Capture
     assert "  cnn: 50.0% right (2 of 4)" in lines and "  2024-01-08 cnn: 100.0% right (2 of 2)" in lines
     confusion = lines[lines.index("predicted -> corrected (corrections only):") + 1 :]
     assert confusion == ["  7 -> 1: 2", "  3 -> 5: 1", "  - -> 9: 1"]  # no "4 -> 4"
+
+
+def test_not_a_digit_answers_are_named_and_filtered(admin: TestClient, store: Store) -> None:  # noqa: F811
+    """Number mode stores a stray mark as label 10, the models' eleventh class."""
+    mark = store.add(
+        label=10,
+        predicted=None,
+        kind="correction",
+        model="cnn",
+        model_version="cnn-1",
+        model_input=np.zeros((28, 28)),
+        image_png=PNG,
+    )
+    page = admin.get("/feedback", params={"label": "10"}).text
+    assert shown(page) == [mark.id]
+    assert '<span class="label">not a digit</span>' in page and '<option value="10" selected>not a digit' in page
+    assert admin.get("/feedback", params={"label": "11"}).status_code == 422

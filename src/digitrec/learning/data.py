@@ -175,8 +175,9 @@ def read_csv(path: Path) -> tuple[np.ndarray, np.ndarray]:
         raise DataError(f"{path} holds no images")
     images = np.asarray(rows, dtype=np.int64)
     label_array = np.asarray(labels, dtype=np.int64)
-    if images.min() < 0 or images.max() > 255 or label_array.min() < 0 or label_array.max() > 9:
-        raise DataError(f"{path}: pixels must be 0-255 and labels 0-9")
+    # 10 is "not a digit", the eleventh class, as Number-mode corrections store a stray mark.
+    if images.min() < 0 or images.max() > 255 or label_array.min() < 0 or label_array.max() > 10:
+        raise DataError(f"{path}: pixels must be 0-255 and labels 0-9, or 10 for not a digit")
     return images.astype(np.uint8).reshape(-1, 28, 28), label_array
 
 

@@ -15,7 +15,7 @@ from urllib.parse import urlencode
 import numpy as np
 from PIL import Image
 
-from digitrec.store.feedback import KINDS, Correction, Stats, Tally
+from digitrec.store.feedback import KINDS, NOT_A_DIGIT, Correction, Stats, Tally
 from digitrec.web.schemas import FeedbackFilter
 
 STYLE = """body { font-family: system-ui, sans-serif; margin: 1.5rem; color: #1d2330; background: #f5f6f8; }
@@ -120,10 +120,16 @@ def render_corrections(view: View) -> str:
     )
 
 
+def label_text(label: int | None) -> str:
+    """A stored label as people read it: 10 is the models' eleventh class."""
+    return "–" if label is None else "not a digit" if label == NOT_A_DIGIT else str(label)
+
+
 def _options(name: str, label: str, values: list[str], current: object) -> str:
     chosen = "" if current is None else str(current)
+    shown = {"": "any", str(NOT_A_DIGIT): label_text(NOT_A_DIGIT)}
     options = "".join(
-        f'<option value="{html.escape(v)}"{" selected" if v == chosen else ""}>{html.escape(v or "any")}</option>'
+        f'<option value="{html.escape(v)}"{" selected" if v == chosen else ""}>{html.escape(shown.get(v, v))}</option>'
         for v in ["", *values]
     )
     return f'<label>{label} <select name="{name}" data-testid="filter-{name}">{options}</select></label>'
@@ -131,6 +137,7 @@ def _options(name: str, label: str, values: list[str], current: object) -> str:
 
 def _filter_form(view: View) -> str:
     chosen, digits = view.chosen, [str(d) for d in range(10)]
+    labels = [*digits, str(NOT_A_DIGIT)]
     models = sorted({*view.models, *([chosen.model] if chosen.model else [])})
     days = "".join(
         f'<label>{name.title()} <input type="date" name="{name}" value="{"" if day is None else day}" '
@@ -138,7 +145,7 @@ def _filter_form(view: View) -> str:
         for name, day in (("from", chosen.since), ("to", chosen.until))
     )
     return f"""<form method="get" action="/feedback" class="filter" data-testid="filter">
-{_options("label", "Label", digits, chosen.label)} {_options("predicted", "Read as", digits, chosen.predicted)}
+{_options("label", "Label", labels, chosen.label)} {_options("predicted", "Read as", digits, chosen.predicted)}
 {_options("model", "Model", models, chosen.model)} {_options("kind", "Kind", list(KINDS), chosen.kind)} {days}
 <button type="submit" data-testid="apply-filter">Filter</button> <a href="/feedback">Clear</a></form>"""
 
@@ -168,13 +175,13 @@ def _stats(stats: Stats) -> str:
 
 
 def _row(row: Correction, checked: bool) -> str:
-    predicted = "–" if row.predicted is None else str(row.predicted)
+    predicted = label_text(row.predicted)
     return (
         f'<li data-testid="correction-{row.id}"><input type="checkbox" name="id" value="{row.id}" '
         f'aria-label="select #{row.id}" data-testid="select-{row.id}"{" checked" if checked else ""}>'
         f'<img src="{_data_url(row.image_png)}" alt="drawing" class="drawing">'
         f'<img src="{_data_url(_input_png(row))}" alt="model input" class="input">'
-        f'<span class="label">{row.label}</span>'
+        f'<span class="label">{html.escape(label_text(row.label))}</span>'
         f'<span class="meta">{html.escape(row.kind)}: read as {html.escape(predicted)} by '
         f"{html.escape(row.model)}<br>#{row.id} · {row.created_at:%Y-%m-%d %H:%M} UTC</span></li>"
     )

@@ -188,7 +188,10 @@ class FeedbackFilter(BaseModel):
 
     model_config = {"populate_by_name": True}
 
-    label: Annotated[Digit | None, BeforeValidator(_blank_is_none)] = None
+    # 10: "not a digit", the models' eleventh class (Number mode stores stray marks so).
+    label: Annotated[
+        Annotated[int, BeforeValidator(_no_bool), Field(ge=0, le=10)] | None, BeforeValidator(_blank_is_none)
+    ] = None
     predicted: Annotated[Digit | None, BeforeValidator(_blank_is_none)] = None
     model: Annotated[Annotated[str, Field(max_length=200)] | None, BeforeValidator(_blank_is_none)] = None
     kind: Annotated[Literal["correction", "confirmation"] | None, BeforeValidator(_blank_is_none)] = None
