@@ -62,6 +62,21 @@ def strokes_body(points: int, side: int = 4096, line: float = 4096, seed: int = 
     }
 
 
+def inline_worst(pen: float) -> bytes:
+    """The costliest drawing read on the event loop (routes/prediction.py): as many integer points
+    as INLINE_BYTES of JSON hold, a random walk on the largest inline canvas, with pen `pen`."""
+    from digitrec.web.routes.prediction import INLINE_BYTES, INLINE_PIXELS
+
+    side = int(INLINE_PIXELS**0.5)
+    walk = np.cumsum(np.random.default_rng(0).normal(0, side / 60, (INLINE_BYTES // 5, 2)), axis=0) + side / 2
+    points = np.clip(walk, side * 0.3, side * 0.7).round().astype(int).tolist()
+    body = as_json({"strokes": [points], "width": side, "height": side, "line_width": pen})
+    while len(body) > INLINE_BYTES:
+        points = points[: len(points) * 9 // 10]
+        body = as_json({"strokes": [points], "width": side, "height": side, "line_width": pen})
+    return body
+
+
 def bars_in_a_row(count: int, height: float = 100, pen: float = 8) -> dict[str, Any]:
     """Upright bars 0.35 of their height apart: every run of up to four could be one digit, the
     most candidates a number reading can have."""
@@ -189,6 +204,8 @@ def cases() -> list[Case]:
         image_case("bomb: PNG 12000x12000 1-bit", "/api/predict", encoded(Image.new("1", (12_000, 12_000)), "PNG")),
         image_case("noisy JPEG under 2 MB", "/api/predict", largest_noisy_jpeg()),
         image_case("GIF with 300 frames", "/api/predict", many_frames_gif()),
+        Case("inline: 8 KiB of points, 640 canvas, pen 160 (on the loop)", "/api/predict", inline_worst(160)),
+        Case("inline: 8 KiB of points, 640 canvas, pen 40 (on the loop)", "/api/predict", inline_worst(40)),
         Case("explain: true, canvas strokes", "/api/predict", as_json({**strokes_body(200, 280, 22), "explain": True})),
         # The second audit's (issue 24): each answered within the box's limits, or refused first.
         image_case("JPEG: 3,000 scans behind one junk byte", "/api/predict", junk_hidden_scans(1024, 3_000)),

@@ -211,3 +211,29 @@ def test_too_many_points_are_refused_before_the_json_is_parsed(
     response = client.post("/api/predict/batch" if many else "/api/predict", json=body)
     assert response.status_code == 413
     assert "points" in response.json()["detail"] and "are accepted" in response.json()["detail"]
+
+
+def test_only_the_page_sized_strokes_are_read_on_the_event_loop(client: TestClient) -> None:
+    """routes/prediction.py reads on the loop only small JSON strokes on a small canvas, without
+    `explain`; every other request goes to a reading thread, and both answer alike."""
+    from digitrec.web import schemas
+    from digitrec.web.routes.prediction import INLINE_BYTES, INLINE_PIXELS, cheap, small_json
+    from digitrec.web.settings import Settings
+    from digitrec.web.submission import Posted, read_submission
+
+    def submission(**fields: object) -> tuple[Posted, object]:
+        body = {"strokes": [[[40, 40], [200, 240]]], "width": 280, "height": 280, "line_width": 22, **fields}
+        posted = Posted(json.dumps(body).encode(), "application/json")
+        return posted, read_submission(posted, Settings(), schemas.PredictOptions, schemas.PredictRequest, False)
+
+    posted, page = submission()
+    assert small_json(posted) and cheap(page)
+    assert not cheap(submission(explain=True)[1])
+    side = int(INLINE_PIXELS**0.5)
+    assert cheap(submission(width=side, height=side)[1]) and not cheap(submission(width=side + 1, height=side)[1])
+    assert not small_json(Posted(b" " * (INLINE_BYTES + 1), "application/json"))
+    assert not small_json(Posted(posted.body, "multipart/form-data; boundary=x"))
+    on_loop = client.post("/api/predict", content=posted.body, headers={"content-type": "application/json"}).json()
+    wide = {**json.loads(posted.body), "width": side + 1}  # the same strokes, read in a thread
+    in_thread = client.post("/api/predict", json=wide).json()
+    assert on_loop["digit"] == in_thread["digit"] and on_loop["verdict"] == in_thread["verdict"]

@@ -12,13 +12,14 @@ from fastapi.responses import PlainTextResponse, Response
 from digitrec.errors import InputError
 from digitrec.reading.decode import rgba_bytes_to_image
 from digitrec.reading.explain import explain
+from digitrec.reading.reader import Strokes
 from digitrec.web import schemas
 from digitrec.web.answers import ERRORS, JSON_ERRORS, answer, reading_body
 from digitrec.web.deps import MetricsDep, Registry, RegistryDep, SettingsDep, off_loop
 from digitrec.web.inputs import compact_byte_values
 from digitrec.web.metrics import Metrics
 from digitrec.web.settings import Settings
-from digitrec.web.submission import Posted, parse_json, posted, read_submission, request_body
+from digitrec.web.submission import Posted, Submission, parse_json, posted, read_submission, request_body
 
 router = APIRouter(tags=["prediction"])
 
@@ -34,12 +35,44 @@ SEED_SHAPE = "expected the canvas's RGBA bytes as an array or an index-keyed obj
 )
 async def predict(request: Request, settings: SettingsDep, registry: RegistryDep, metrics: MetricsDep) -> Response:
     started = time.perf_counter()
-    return await off_loop(request, predict_now, await posted(request), settings, registry, metrics, started)
+    body = await posted(request)
+    if not small_json(body):
+        return await off_loop(request, predict_now, body, settings, registry, metrics, started)
+    submission = read_submission(body, settings, schemas.PredictOptions, schemas.PredictRequest, many=False)
+    if cheap(submission):
+        return answer_reading(submission, registry, metrics, started)
+    return await off_loop(request, answer_reading, submission, registry, metrics, started)
+
+
+# The page's own drawings are read on the event loop: the hop to a reading thread and back cost
+# one worker a third of its requests/s (BENCHMARKS.md). Only a JSON body of at most INLINE_BYTES
+# (parsed and validated here: ~0.3 ms) holding strokes on a canvas of at most INLINE_PIXELS,
+# without `explain`: such a reading took at most 2.5-4 ms, median, whatever its points and pen
+# within those bounds (`python -m benchmarks worst-case`). Anything else is read in a thread.
+INLINE_BYTES = 8 * 1024
+INLINE_PIXELS = 640 * 640
+
+
+def small_json(body: Posted) -> bool:
+    return len(body.body) <= INLINE_BYTES and body.content_type.split(";")[0].strip().lower() == "application/json"
+
+
+def cheap(submission: Submission) -> bool:
+    drawing = submission.drawings[0]
+    return (
+        isinstance(drawing, Strokes)
+        and drawing.width * drawing.height <= INLINE_PIXELS
+        and not submission.options.explain
+    )
 
 
 def predict_now(body: Posted, settings: Settings, registry: Registry, metrics: Metrics, started: float) -> Response:
     """Everything after the body arrived, in a reading thread: parsing, decoding, the model."""
     submission = read_submission(body, settings, schemas.PredictOptions, schemas.PredictRequest, many=False)
+    return answer_reading(submission, registry, metrics, started)
+
+
+def answer_reading(submission: Submission, registry: Registry, metrics: Metrics, started: float) -> Response:
     options = submission.options
     name, reader = registry.get(options.model)
     reading = reader.digit(submission.drawings[0])
