@@ -137,16 +137,17 @@ def test_stats_keep_confirmations_apart(store: Store) -> None:  # noqa: F811
     assert stats.total == 7 and stats.per_kind == {"correction": 4, "confirmation": 3}
     # No "4 -> 4": a confirmation is no confusion.
     assert stats.confusion == {(7, 1): 2, (None, 9): 1, (3, 5): 1}
-    # cnn: confirmed 2 (rows 3, 5), corrected 2 (rows 1, 6; row 4 had no reading); mlp: 1 and 1.
-    assert (stats.accuracy["cnn"].right, stats.accuracy["cnn"].wrong) == (2, 2)
-    assert (stats.accuracy["mlp"].right, stats.accuracy["mlp"].wrong) == (1, 1)
+    # Per model version. cnn-1: confirmed 2 (rows 3, 5), corrected 2 (rows 1, 6; row 4 had no
+    # reading); mlp-1: 1 and 1.
+    assert (stats.accuracy["cnn-1"].right, stats.accuracy["cnn-1"].wrong) == (2, 2)
+    assert (stats.accuracy["mlp-1"].right, stats.accuracy["mlp-1"].wrong) == (1, 1)
     weeks = {(week.isoformat(), model): (t.right, t.wrong) for (week, model), t in stats.weekly.items()}
     assert weeks == {
-        ("2024-01-01", "cnn"): (0, 1),
-        ("2024-01-01", "mlp"): (0, 1),
-        ("2024-01-08", "cnn"): (2, 0),
-        ("2024-01-29", "cnn"): (0, 1),
-        ("2024-01-29", "mlp"): (1, 0),
+        ("2024-01-01", "cnn-1"): (0, 1),
+        ("2024-01-01", "mlp-1"): (0, 1),
+        ("2024-01-08", "cnn-1"): (2, 0),
+        ("2024-01-29", "cnn-1"): (0, 1),
+        ("2024-01-29", "mlp-1"): (1, 0),
     }
     assert store.stats(Filter(model="mlp")).per_kind == {"correction": 1, "confirmation": 1}
 
@@ -155,8 +156,8 @@ def test_the_page_shows_the_stats(admin: TestClient) -> None:
     page = admin.get("/feedback").text
     kinds = re.search(r'data-testid="stats-kinds">([^<]*)<', page)
     assert kinds and kinds.group(1) == "4 corrections, 3 confirmations"
-    assert "<tr><td>cnn</td><td>2</td><td>2</td><td>50.0%</td></tr>" in page
-    assert "<tr><td>2024-01-08 cnn</td><td>2</td><td>0</td><td>100.0%</td></tr>" in page
+    assert "<tr><td>cnn-1</td><td>2</td><td>2</td><td>50.0%</td></tr>" in page
+    assert "<tr><td>2024-01-08 cnn-1</td><td>2</td><td>0</td><td>100.0%</td></tr>" in page
     assert "4 corrections" not in admin.get("/feedback?kind=confirmation").text
 
 
@@ -226,8 +227,13 @@ def test_delete_all_matching_only_while_the_page_is_true(admin: TestClient, stor
     assert done.status_code == 200 and store.ids() == {3, 5, 7}
     nothing = admin.post("/feedback/delete", data={"csrf": token, "scope": "checked"})
     assert nothing.status_code == 422 and "no rows checked" in nothing.json()["detail"]
-    bad = admin.post("/feedback/delete", data={"csrf": token, "id": ["3", "x"]})
-    assert bad.status_code == 422 and store.ids() == {3, 5, 7}
+    for odd in ("x", "\u00b2", "9" * 5000):  # "²" passes str.isdigit; 5,000 digits overflow int()
+        bad = admin.post("/feedback/delete", data={"csrf": token, "id": ["3", odd]})
+        assert bad.status_code == 422 and store.ids() == {3, 5, 7}
+    bad = admin.post(
+        "/feedback/delete", data={"csrf": token, "scope": "matching", "kind": "correction", "expected": "\u00b2"}
+    )
+    assert bad.status_code == 422
 
 
 def unpacked(reply: object, into: Path) -> Path:
@@ -284,7 +290,7 @@ def test_cli_stats_keep_confirmations_apart(store: Store, capsys: pytest.Capture
         "per model: cnn: 5, mlp: 2",
         "per kind: correction: 4, confirmation: 3",
     ]
-    assert "  cnn: 50.0% right (2 of 4)" in lines and "  2024-01-08 cnn: 100.0% right (2 of 2)" in lines
+    assert "  cnn-1: 50.0% right (2 of 4)" in lines and "  2024-01-08 cnn-1: 100.0% right (2 of 2)" in lines
     confusion = lines[lines.index("predicted -> corrected (corrections only):") + 1 :]
     assert confusion == ["  7 -> 1: 2", "  3 -> 5: 1", "  - -> 9: 1"]  # no "4 -> 4"
 

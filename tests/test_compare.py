@@ -36,3 +36,20 @@ def test_better_needs_more_corrections_right_and_no_loss_past_tolerance() -> Non
     assert judge(figures(non_digits=(0.3, 0.25)))[0] == NOT_BETTER
     without = {k: v for k, v in figures().items() if k != "corrections"}
     assert judge(without) == (NOT_BETTER, ["no held-out corrections to measure it on"])
+
+
+def test_a_ten_class_model_leaves_not_a_digit_out() -> None:
+    import pytest
+
+    from digitrec.errors import DataError
+    from digitrec.learning.finetune import within_classes
+    from digitrec.reading.card import ModelCard
+
+    ten = ModelCard(name="mlp", architecture="mlp", config={"classes": 10})
+    images = np.zeros((6, 28, 28), np.uint8)
+    kept, left_out = within_classes((images[:4], np.array([1, 10, 2, 10]), images[4:], np.array([10, 3])), ten)
+    assert left_out == 3 and kept[1].tolist() == [1, 2] and kept[3].tolist() == [3] and len(kept[0]) == 2
+    eleven = ModelCard(name="cnn", architecture="cnn", config={"classes": 11})
+    assert within_classes((images[:2], np.array([10, 1]), images[2:3], np.array([10])), eleven)[1] == 0
+    with pytest.raises(DataError, match="none of these corrections"):
+        within_classes((images[:1], np.array([10]), images[1:1], np.array([], int)), ten)

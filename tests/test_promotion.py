@@ -191,3 +191,32 @@ def test_workers_switch_under_load_with_no_failed_request(
     failed = [s for s in statuses if s != 200]
     assert not failed, f"{len(failed)} of {len(statuses)} requests failed during the switches: {set(failed)}"
     assert new in versions[:switched] and len(statuses) > 1000
+
+
+def test_a_stale_verdict_and_a_broken_served_file_are_refused(tmp_path: Path, predictors: dict) -> None:
+    served = ServedModels(tmp_path / "serving")
+    stale = candidate(tmp_path / "g", "cnn-g")
+    card = ModelCard.load(stale)
+    card.comparison = {"verdict": "better", "served_version": "cnn-000000000000"}  # another model than cnn
+    card.save(stale)
+    with pytest.raises(DigitrecError, match="was compared with cnn-000000000000"):
+        served.promote("cnn", stale)
+    served.promote("cnn", stale, force=True)
+    assert served.path.stat().st_mode & 0o777 == 0o644  # a server run as another user reads it
+    served.path.write_text('{"models": {"cnn": "not an entry"}}')
+    with pytest.raises(DigitrecError, match="is not what `digitrec promote` writes"):
+        served.entries()
+    settings = Settings(serving_dir=str(served.folder), reload_seconds=0.05)
+    with TestClient(create_app(settings, predictors)) as client:
+        seen = [client.post("/api/predict", json=BODY) for _ in range(10) if time.sleep(0.06) is None]
+    assert {r.status_code for r in seen} == {200}
+
+
+def test_the_graph_of_another_version_is_never_served(client: TestClient) -> None:
+    """The graph's address carries its version and is kept a year: after a promotion or a
+    rollback, an old address is 404 (not cached), never the other model's bytes."""
+    card = client.get("/api/models/cnn/device").json()
+    assert client.get(card["graph"]).status_code == 200
+    stale = client.get("/api/models/cnn/graph?v=cnn-000000000000")
+    assert stale.status_code == 404 and stale.headers["cache-control"] == "no-store"
+    assert "fetch its card again" in stale.json()["detail"]

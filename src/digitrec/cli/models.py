@@ -492,7 +492,12 @@ def finetune_summary(report: dict[str, Any], model: str, out: Path) -> str:
     return (
         f"fine-tuned {model} on {report['corrections_used']} corrections "
         f"({report['corrections_held_out']} held out) in {report['seconds']} s -> {out}\n"
-        f"MNIST test accuracy:        {shown(before['mnist_test'])} -> {shown(after['mnist_test'])}\n"
+        + (
+            f"left out: {report['left_out_not_a_digit']} labelled 'not a digit', which this model cannot say\n"
+            if report["left_out_not_a_digit"]
+            else ""
+        )
+        + f"MNIST test accuracy:        {shown(before['mnist_test'])} -> {shown(after['mnist_test'])}\n"
         f"held-out corrections:       {shown(before['corrections_holdout'])} -> {shown(after['corrections_holdout'])}\n"
         f"against the served model ({report['comparison']['served_version']}), through the serving road:\n"
         + "\n".join(comparison_lines(report["comparison"]))

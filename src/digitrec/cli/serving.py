@@ -210,7 +210,7 @@ def stats_lines(stats: Stats) -> list[str]:
 
     lines = [f"total: {stats.total}", f"per label: {listed(stats.per_label)}", f"per model: {listed(stats.per_model)}"]
     lines.append(f"per kind: {listed(stats.per_kind)}")
-    lines.append("accuracy per model (confirmed / confirmed or corrected):")
+    lines.append("accuracy per model version (confirmed / confirmed or corrected):")
     lines += [f"  {model}: {judged(tally)}" for model, tally in stats.accuracy.items()] or ["  none judged"]
     lines.append("per week (from its Monday):")
     weeks = [f"  {week:%Y-%m-%d} {model}: {judged(tally)}" for (week, model), tally in stats.weekly.items()]

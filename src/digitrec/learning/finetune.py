@@ -180,8 +180,8 @@ def finetune(config: FinetuneConfig) -> dict[str, Any]:
     source = resolve_model(config.model)
     model, card = load_torch_model(source)
     data_dir = resolve_data_dir(config.data_dir)
-    corrections = split_by_time(load_corrections(config.extra_data), config.holdout)
-    report = tune_and_measure(model, card, data_dir, corrections, config)
+    corrections, left_out = within_classes(split_by_time(load_corrections(config.extra_data), config.holdout), card)
+    report = {**tune_and_measure(model, card, data_dir, corrections, config), "left_out_not_a_digit": left_out}
     out = Path(config.out)
     checkpoint.save(model, out, candidate_card(card, source, report, config))
     if (source / PAIRS_FOLDER).is_dir():  # the number reader's pair reader, unchanged
@@ -192,6 +192,17 @@ def finetune(config: FinetuneConfig) -> dict[str, Any]:
     written.comparison = comparison
     written.save(out)
     return {**report, "comparison": comparison}
+
+
+def within_classes(corrections: tuple[np.ndarray, ...], card: ModelCard) -> tuple[tuple[np.ndarray, ...], int]:
+    """Corrections a model can learn: a ten-class model has no "not a digit" (label 10, as
+    Number mode stores a stray mark), so those rows are left out, and counted."""
+    fit_x, fit_y, held_x, held_y = corrections
+    keep_fit, keep_held = fit_y < card.classes, held_y < card.classes
+    left_out = int((~keep_fit).sum() + (~keep_held).sum())
+    if not keep_fit.any():
+        raise DataError(f"none of these corrections is a digit this {card.classes}-class model can learn")
+    return (fit_x[keep_fit], fit_y[keep_fit], held_x[keep_held], held_y[keep_held]), left_out
 
 
 def tune_and_measure(
@@ -231,7 +242,7 @@ def tune_and_measure(
 def candidate_card(card: ModelCard, source: Path, report: dict[str, Any], config: FinetuneConfig) -> ModelCard:
     after = report["after"]
     tuned = {
-        **card.model_dump(exclude_none=True, exclude={"comparison"}),
+        **card.model_dump(exclude_none=True, exclude={"comparison", "serving_graph"}),
         "name": f"{card.name}-finetuned",
         "omniglot_alphabets": omniglot_alphabets(config.extra_data, getattr(card, "omniglot_alphabets", [])),
         "command": config.command,

@@ -61,7 +61,7 @@ class ModelCard(BaseModel):
     parity_max_difference: float | None = None  # ONNX Runtime against PyTorch, when exported
     serving_graph: str | None = None  # a graph in the folder to serve instead of model.onnx (`export --serve`)
     # A fine-tuned candidate against the model served when it was made (learning/compare.py):
-    # the figures on each held-out set and the verdict that `digitrec models promote` checks.
+    # the figures on each held-out set and the verdict that `digitrec promote` checks.
     comparison: dict[str, Any] | None = None
 
     @classmethod

@@ -131,22 +131,25 @@ class Stats:
     per_model: dict[str, int]
     # Corrections only: a confirmation is no confusion. (predicted, corrected label) -> count.
     confusion: dict[tuple[int | None, int], int]
-    accuracy: dict[str, Tally]  # per model, over the answers judged
-    weekly: dict[tuple[dt.date, str], Tally]  # (the week's Monday, model) -> its tally
+    accuracy: dict[str, Tally]  # per model version, over the answers judged
+    weekly: dict[tuple[dt.date, str], Tally]  # (the week's Monday, model version) -> its tally
 
 
 def judged(rows: Sequence[Any]) -> tuple[dict[str, Tally], dict[tuple[dt.date, str], Tally]]:
-    """Per model, and per model and week: how often people confirmed its reading (right) or
-    corrected it (wrong). A correction of a drawing the model was never asked about (no
-    `predicted`) says nothing of the model and is left out."""
+    """Per model version (a promotion serves a new one under the same name), and per version and
+    week: how often people confirmed its reading (right) or corrected it (wrong). A Digit-mode
+    answer without the model's reading (no `predicted`) says nothing of the model and is left
+    out; a Number-mode box the model left out as no digit (`predicted` null, `reading` set) is
+    its reading too."""
     overall: dict[str, Tally] = {}
     weekly: dict[tuple[dt.date, str], Tally] = {}
     for row in rows:
-        if row.predicted is None:
+        if row.predicted is None and row.reading is None:
             continue
         day = (row.created_at.astimezone(dt.UTC) if row.created_at.tzinfo else row.created_at).date()
         week = day - dt.timedelta(days=day.weekday())
-        for tally in (overall.setdefault(row.model, Tally()), weekly.setdefault((week, row.model), Tally())):
+        version = row.model_version
+        for tally in (overall.setdefault(version, Tally()), weekly.setdefault((week, version), Tally())):
             if row.kind == "confirmation":
                 tally.right += 1
             else:
@@ -399,10 +402,13 @@ class Store:
         if not clauses:
             raise InputError("say which answers to delete: check some, or filter them")
         with self._reachable(), self.sessions.begin() as session:
-            if expected is not None and (now := self._count_in(session, where)) != expected:
-                raise InputError(f"{now} answers match now, not the {expected} shown: reload the page, then delete")
             result = session.execute(delete(Correction).where(*clauses).execution_options(synchronize_session=False))
-            return int(getattr(result, "rowcount", 0) or 0)
+            gone = int(getattr(result, "rowcount", 0) or 0)
+            # Counted by the delete itself: an answer stored since the page was shown would
+            # otherwise go too. Raising here rolls the delete back.
+            if expected is not None and gone != expected:
+                raise InputError(f"{gone} answers match now, not the {expected} shown: reload the page, then delete")
+            return gone
 
     def models(self) -> list[str]:
         """The models answers were stored for (the page's choice of model)."""
@@ -447,7 +453,15 @@ class Store:
         return len(labels), write_dataset(images, labels, out, form)
 
     def stats(self, where: Filter = Filter()) -> Stats:
-        columns = (Correction.created_at, Correction.label, Correction.predicted, Correction.model, Correction.kind)
+        columns = (
+            Correction.created_at,
+            Correction.label,
+            Correction.predicted,
+            Correction.model,
+            Correction.model_version,
+            Correction.kind,
+            Correction.reading,
+        )
         with self._reachable(), Session(self.engine) as session:
             rows = session.execute(select(*columns).where(*where.where())).all()
         corrections = [r for r in rows if r.kind != "confirmation"]

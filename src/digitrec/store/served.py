@@ -1,4 +1,4 @@
-"""Which checkpoint answers for each served model name: `digitrec models promote` and `rollback`.
+"""Which checkpoint answers for each served model name: `digitrec promote` and `rollback`.
 
 A promoted candidate is copied into the serving folder (`<folder>/<name>/<version>/`, never
 changed afterwards), and `served.json` names the checkpoint each name serves now and those it
@@ -10,6 +10,7 @@ load what it names beside the model they serve, then swap (web/reloading.py): no
 from __future__ import annotations
 
 import datetime as dt
+import hashlib
 import json
 import os
 import shutil
@@ -65,7 +66,12 @@ class ServedModels:
             return {}
         except (OSError, ValueError) as exc:
             raise DigitrecError(f"{self.path} cannot be read ({exc}): fix or delete it") from None
-        return {name: Entry(**value) for name, value in raw.get("models", {}).items()}
+        try:
+            return {str(name): Entry(**value) for name, value in raw["models"].items()}
+        except (KeyError, TypeError, AttributeError) as exc:
+            raise DigitrecError(
+                f"{self.path} is not what `digitrec promote` writes ({exc!r}): fix or delete it"
+            ) from None
 
     def current(self, name: str) -> Path | None:
         """The checkpoint promoted to serve `name`, or None for the one it was started with."""
@@ -84,17 +90,13 @@ class ServedModels:
         """Serve `candidate` (a checkpoint folder) as `name` from now on; returns its copy."""
         folder = resolve_model(candidate)
         card = ModelCard.load(folder)
-        verdict = (card.comparison or {}).get("verdict")
-        if verdict != BETTER and not force:
-            raise DigitrecError(
-                f"{folder} is not known to be better than the served model (verdict: {verdict or 'none'}): "
-                "`digitrec finetune` compares them; pass --force to serve it anyway"
-            )
-        # Named by its version, so that promoting the same weights twice reuses one copy.
-        copy = self.folder / name / version_of(card, (folder / (card.serving_graph or ONNX_FILE)).read_bytes())
+        if not force:
+            self._check_verdict(name, folder, card)
+        copy = self.folder / name / _copy_name(folder, card)
         if not (copy / METADATA_FILE).is_file():
             staging = Path(tempfile.mkdtemp(prefix=".incoming-", dir=self._made(self.folder / name)))
             shutil.copytree(folder, staging, dirs_exist_ok=True)
+            os.sync()  # every file of the copy on disk before served.json may name it
             os.replace(staging, copy)
         entries = self.entries()
         entry = entries.get(name, Entry())
@@ -103,6 +105,34 @@ class ServedModels:
             entry.current = str(copy)
         self._write(entries | {name: entry}, name)
         return copy
+
+    def _check_verdict(self, name: str, folder: Path, card: ModelCard) -> None:
+        """A candidate is served only with the verdict "better", reached against what `name`
+        serves now (a verdict against a model since replaced says nothing of the new one)."""
+        comparison = card.comparison or {}
+        verdict = comparison.get("verdict")
+        if verdict != BETTER:
+            raise DigitrecError(
+                f"{folder} is not known to be better than the served model (verdict: {verdict or 'none'}): "
+                "`digitrec finetune` compares them; pass --force to serve it anyway"
+            )
+        against = comparison.get("served_version")
+        now = self._version_serving(name)
+        if against and now and against != now:
+            raise DigitrecError(
+                f"{folder} was compared with {against}, but {name} is served by {now} now: fine-tune again "
+                "against it, or pass --force"
+            )
+
+    def _version_serving(self, name: str) -> str | None:
+        """The version `name` answers with now, where it can be known here (a promoted copy, or a
+        shipped model of that name)."""
+        try:
+            folder = self.current(name) or resolve_model(name)
+            card = ModelCard.load(folder)
+            return version_of(card, (folder / (card.serving_graph or ONNX_FILE)).read_bytes())
+        except DigitrecError:
+            return None
 
     def rollback(self, name: str) -> Path | None:
         """Serve `name` with what served it before the last promotion; returns that checkpoint
@@ -119,6 +149,7 @@ class ServedModels:
         entries[changed].changed_at = dt.datetime.now(dt.UTC).isoformat(timespec="seconds")
         body = json.dumps({"models": {k: v.as_dict() for k, v in entries.items()}}, indent=2) + "\n"
         handle, temporary = tempfile.mkstemp(prefix=".served-", dir=self._made(self.folder))
+        os.fchmod(handle, 0o644)  # mkstemp's 0600 would hide it from a server run as another user
         with os.fdopen(handle, "w") as out:
             out.write(body)
             out.flush()
@@ -129,3 +160,11 @@ class ServedModels:
     def _made(folder: Path) -> Path:
         folder.mkdir(parents=True, exist_ok=True)
         return folder
+
+
+def _copy_name(folder: Path, card: ModelCard) -> str:
+    """The promoted copy's folder: the version answers name (the card's name and the graph's
+    hash) and a hash of its model.json, so that a recalibrated candidate is a new copy while the
+    same checkpoint promoted twice reuses one."""
+    graph = (folder / (card.serving_graph or ONNX_FILE)).read_bytes()
+    return f"{version_of(card, graph)}-{hashlib.sha256((folder / METADATA_FILE).read_bytes()).hexdigest()[:8]}"

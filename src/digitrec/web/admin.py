@@ -168,9 +168,10 @@ def _stats(stats: Stats) -> str:
     weeks = "".join(_judged(f"{week:%Y-%m-%d} {model}", tally) for (week, model), tally in recent)
     return f"""<section class="stats" data-testid="stats"><h2>Of these</h2>
 <p data-testid="stats-kinds">{kinds or "none"}</p>
-<table data-testid="stats-models"><caption>Accuracy per model</caption>{head.format("model")}{models}</table>
+<table data-testid="stats-models"><caption>Accuracy per model version</caption>
+{head.format("model version")}{models}</table>
 <table data-testid="stats-weeks"><caption>Per week (from its Monday)</caption>
-{head.format("week, model")}{weeks}</table>
+{head.format("week, model version")}{weeks}</table>
 </section>"""
 
 

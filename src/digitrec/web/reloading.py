@@ -1,11 +1,12 @@
-"""Running workers serve what `digitrec models promote` and `rollback` name, with no restart and
+"""Running workers serve what `digitrec promote` and `rollback` name, with no restart and
 no failed request.
 
 Each worker looks at served.json (store/served.py) at most every `every` seconds, from a request
 on the event loop: one stat, a few microseconds. When the file was replaced, the models it names
 load in a thread while the old ones go on answering; then the registry's models are replaced in
 one assignment. A request that took the old reader finishes with it; the next takes the new one.
-A checkpoint that cannot be loaded is logged and the old model serves on.
+A checkpoint that cannot be loaded (or a served.json that cannot be read) is logged and the old
+model serves on, until served.json is replaced again.
 """
 
 from __future__ import annotations
@@ -61,8 +62,8 @@ class Reloader:
                 if wanted == self.loaded[name]:
                     continue
                 reader = self.load(wanted)
-            except DigitrecError as exc:
-                log.error("%s stays as it was: %s", name, exc)
+            except Exception as exc:  # any failure to load, ours or a library's: keep serving
+                log.error("%s stays as it was: %s", name, exc if isinstance(exc, DigitrecError) else repr(exc))
                 continue
             swap(name, reader)
             self.loaded[name] = wanted

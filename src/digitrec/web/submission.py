@@ -45,7 +45,8 @@ def read_submission(
 ) -> Submission:
     """JSON validated by `json_model`, or a multipart form whose text fields `options_model`
     validates; pydantic's ValidationError and InputError become 422 in the app's handlers.
-    Blocking work: call it off the event loop."""
+    Blocking work: call it off the event loop, except for a body whose cost is bounded by its
+    size (routes/prediction.py reads the page's small JSON strokes on the loop)."""
     body = posted.body
     content_type = posted.content_type.split(";")[0].strip().lower()
     if content_type == "multipart/form-data":

@@ -7,6 +7,7 @@ from __future__ import annotations
 import asyncio
 import datetime as dt
 import io
+import re
 import tempfile
 import zipfile
 from collections.abc import Mapping
@@ -36,6 +37,8 @@ from digitrec.web.schemas import FeedbackFilter
 from digitrec.web.settings import Settings
 
 router = APIRouter(tags=["admin"], include_in_schema=False)
+# An id or count as a form sends it: ASCII digits only (str.isdigit takes "²", which int() refuses).
+DECIMAL = re.compile(r"[0-9]{1,19}")
 FAILED_LOGIN_DELAY = 1.0  # seconds added to every wrong token, on top of the per-client limit
 FILTER_FIELDS = ("label", "predicted", "model", "kind", "from", "to")
 
@@ -83,7 +86,7 @@ async def delete_answers(request: Request, settings: SettingsDep, store: StoreDe
     chosen = chosen_filter(form)
     if form.get("scope") == "matching":
         expected = form.get("expected")
-        if not isinstance(expected, str) or not expected.isdigit():
+        if not isinstance(expected, str) or not DECIMAL.fullmatch(expected):
             raise InputError("`expected`: the number of answers the page showed matching, to delete all of them")
         gone = await off_loop(request, store.remove, Filter(**chosen.model_dump()), int(expected))
     else:
@@ -144,7 +147,7 @@ def checked(form: FormData) -> tuple[int, ...]:
     ids = form.getlist("id")
     if not ids:
         raise InputError("no rows checked: check the answers to delete or download")
-    if not all(isinstance(i, str) and i.isdigit() and 1 <= int(i) <= MAX_ID for i in ids):
+    if not all(isinstance(i, str) and DECIMAL.fullmatch(i) and 1 <= int(i) <= MAX_ID for i in ids):
         raise InputError(f"`id` must be the numbers of stored answers, from 1 to {MAX_ID}")
     return tuple(sorted({int(str(i)) for i in ids}))
 

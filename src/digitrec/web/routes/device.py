@@ -8,7 +8,7 @@ from functools import lru_cache
 from pathlib import Path
 from typing import Any
 
-from fastapi import APIRouter, Request
+from fastapi import APIRouter, HTTPException, Request
 from fastapi.responses import FileResponse, Response
 from fastapi.staticfiles import StaticFiles
 from starlette.types import Scope
@@ -32,8 +32,16 @@ async def model_card(name: str, registry: RegistryDep) -> dict[str, Any]:
 
 
 @router.get("/api/models/{name}/graph", summary="The model's ONNX graph, as the server runs it")
-async def model_graph(name: str, request: Request, registry: RegistryDep) -> Response:
+async def model_graph(name: str, request: Request, registry: RegistryDep, v: str | None = None) -> Response:
     _, reader = registry.get(name)
+    if v is not None and v != reader.version:
+        # Kept for a year under its address: never another version's graph (a promotion or a
+        # rollback between the card and this request); the page asks for the card again.
+        raise HTTPException(
+            404,
+            f"{name} is served by {reader.version} now, not {v[:100]}: fetch its card again",
+            headers={"Cache-Control": "no-store"},
+        )
     path = graph_path(reader.predictor)
     headers = {"Cache-Control": KEEP, "Vary": "Accept-Encoding"}
     if "gzip" in request.headers.get("accept-encoding", ""):
