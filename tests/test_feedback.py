@@ -539,3 +539,21 @@ def test_an_allowed_origin_may_post(store: Store, predictors: dict) -> None:
             "/api/feedback", json={**drawing(2), "label": 2}, headers={"origin": "https://friend.example"}
         )
         assert reply.status_code == 201
+
+
+def test_an_answer_sent_again_with_its_key_is_stored_once(feedback_client: TestClient, store: Store) -> None:
+    """The outbox sends an answer again when its first reply was lost: the key makes that safe."""
+    body = {**drawing(4), "label": 4, "predicted": 9, "key": "k3y-of-this-answer-0001"}
+    first = feedback_client.post("/api/feedback", json=body)
+    again = feedback_client.post("/api/feedback", json=body)
+    assert first.status_code == again.status_code == 201
+    assert (again.json()["id"], again.json()["undo"]) == (first.json()["id"], first.json()["undo"])
+    assert store.count() == 1
+    other = feedback_client.post("/api/feedback", json={**body, "label": 7})
+    assert other.status_code == 422 and "another answer was stored with this key" in other.json()["detail"]
+    assert store.count() == 1
+    for bad in ("short", "x" * 65, "spaces are not allowed!"):
+        refused = feedback_client.post("/api/feedback", json={**body, "key": bad})
+        assert refused.status_code == 422 and "key" in refused.json()["detail"]
+    unkeyed = [feedback_client.post("/api/feedback", json={**drawing(4), "label": 4, "predicted": 9}) for _ in "ab"]
+    assert [r.status_code for r in unkeyed] == [201, 201] and store.count() == 3  # no key: no dedup

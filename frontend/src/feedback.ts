@@ -93,7 +93,16 @@ function feedbackFields(kind: string, label: number): Record<string, unknown> {
     // The stored answer this one replaces: the server deletes it in the same transaction.
     replaces: state.feedback.id ?? undefined,
     undo: state.feedback.undo ?? undefined,
+    // This answer's own key: if the server stored it but its reply was lost, the outbox sends it
+    // again with the same key and the server answers with the row it stored, storing nothing twice.
+    key: answerKey(),
   };
+}
+
+export function answerKey(): string {
+  // getRandomValues works on plain http too (randomUUID needs a secure context).
+  const bytes = crypto.getRandomValues(new Uint8Array(16));
+  return Array.from(bytes, (b) => b.toString(16).padStart(2, "0")).join("");
 }
 
 export async function sendFeedback(kind: string, label: number): Promise<void> {

@@ -102,3 +102,31 @@ def test_correction_buttons_are_touch_targets_in_even_rows(any_page: Any) -> Non
     rows = sorted({round(b["y"]) for b in boxes})
     assert len(rows) <= 2 and all(sum(round(b["y"]) == y for b in boxes) == 10 // len(rows) for y in rows)
     assert any_page.get_by_test_id("right").bounding_box()["height"] >= 40
+
+
+def test_an_answer_whose_reply_was_lost_is_stored_once(page: Any) -> None:
+    """The server stores a correction but its reply never reaches the page (the network dropped
+    it): the page keeps the answer and sends it again, with the same key, and the server answers
+    with the row it stored the first time. One row, not two."""
+    replies: list[dict[str, Any]] = []
+
+    def lose_the_reply(route: Any) -> None:
+        replies.append(route.fetch().json())  # it reached the server, which stored it
+        route.abort("connectionreset")
+
+    page.route("**/api/feedback", lose_the_reply)
+    draw(page, 4)
+    reading(page, "4")
+    page.get_by_test_id("wrong").click()
+    page.get_by_test_id("correct-9").click()
+    page.wait_for_function("() => document.body.dataset.outbox === '1'")
+    page.unroute("**/api/feedback")
+    answers = feedback_posts(page)
+    with page.expect_response(lambda r: r.url.endswith("/api/feedback") and r.request.method == "POST") as sent:
+        page.evaluate("() => window.dispatchEvent(new Event('online'))")
+    assert sent.value.status == 201
+    replies.append(sent.value.json())
+    page.wait_for_function("() => document.body.dataset.outbox === '0'", timeout=15_000)
+    assert len(answers) == 1 and len(replies) == 2
+    assert replies[0]["id"] == replies[1]["id"] and replies[0]["undo"] == replies[1]["undo"]
+    assert answers[0]["key"] and answers[0]["label"] == 9

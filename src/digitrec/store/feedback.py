@@ -62,6 +62,8 @@ class Correction(Base):
     # The drawing's ink (dark on white), reduced to fit DRAWING_SIDE, as PNG: enough to
     # re-preprocess a correction later, and bounded whatever was uploaded.
     image_png: Mapped[bytes] = mapped_column(LargeBinary)
+    # The page's key for this answer (migration 0005): sent again, the answer is stored once.
+    client_key: Mapped[str | None] = mapped_column(String(64), nullable=True, unique=True)
     # "correction" (the model was wrong) or "confirmation" (the user said it was right).
     kind: Mapped[str] = mapped_column(String(20), default="correction", server_default="correction")
     # The rows stored from one reading of a whole number (one per digit box) share this random id
@@ -201,6 +203,7 @@ def new_correction(
     image_png: bytes,
     kind: str = "correction",
     reading: str | None = None,
+    client_key: str | None = None,
 ) -> Correction:
     """A row to store (`Store.add_rows`): the 28x28 input (floats 0-1) kept as 784 bytes."""
     return Correction(
@@ -213,6 +216,7 @@ def new_correction(
         input=np.clip(np.round(np.asarray(model_input) * 255), 0, 255).astype(np.uint8).tobytes(),
         image_png=image_png,
         reading=reading,
+        client_key=client_key,
     )
 
 
@@ -313,10 +317,36 @@ class Store:
         )
         return self.add_rows([row], [replaces] if replaces is not None else [])[0]
 
-    def add_rows(self, rows: list[Correction], replaces: Sequence[tuple[int, str]] = ()) -> list[Correction]:
+    def add_keyed(self, row: Correction, replaces: Sequence[tuple[int, str]] = ()) -> Correction:
+        """Store one answer sent with the page's key: sent again (its first answer was lost on
+        the way back), the row stored the first time is the answer, and nothing is stored twice.
+        The same key with another answer is refused."""
+        for _ in range(2):
+            found = self._keyed(str(row.client_key))
+            if found is not None:
+                if (bytes(found.input), found.label, found.kind) != (bytes(row.input), row.label, row.kind):
+                    raise InputError("`key`: another answer was stored with this key; send a new key for a new answer")
+                return found
+            try:
+                return self.add_rows([row], replaces, reachable=False)[0]
+            except IntegrityError:  # the same key, stored by a request running beside this one
+                continue
+            except SQLAlchemyError:
+                with self._reachable():
+                    raise
+        raise StoreUnavailable(UNAVAILABLE)
+
+    def _keyed(self, key: str) -> Correction | None:
+        with self._reachable(), Session(self.engine, expire_on_commit=False) as session:
+            return session.scalar(select(Correction).where(Correction.client_key == key))
+
+    def add_rows(
+        self, rows: list[Correction], replaces: Sequence[tuple[int, str]] = (), reachable: bool = True
+    ) -> list[Correction]:
         """Store answers in one transaction, all or none; the earlier answers in `replaces`
-        (id, undo token) go in it too, so a changed mind never leaves two rows for one thing."""
-        with self._reachable(), self.sessions.begin() as session:
+        (id, undo token) go in it too, so a changed mind never leaves two rows for one thing.
+        `reachable=False` leaves database errors as they are (add_keyed reads an IntegrityError)."""
+        with self._reachable() if reachable else contextlib.nullcontext(), self.sessions.begin() as session:
             for row_id, token in replaces:
                 if not self._delete_in(session, row_id, token):
                     raise InputError(f"`replaces`: there is no answer #{row_id} with that undo token")

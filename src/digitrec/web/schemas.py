@@ -47,6 +47,7 @@ FIELD_HELP = {
     "items": "must be a non-empty list of drawings, each an object with `image`, `pixels` or `strokes`",
     "from": "must be a date written YYYY-MM-DD",
     "to": "must be a date written YYYY-MM-DD",
+    "key": "must be 16-64 letters, digits, - or _ (a random key for this answer)",
     "text": "must be the number /api/read answered (its `text`): digits only",
     "answers": f"must be a list of 1 to {MAX_BOXES} answers, each {{box, label}} (in a form: that list as JSON text)",
 }
@@ -155,6 +156,12 @@ class FeedbackOptions(PredictOptions):
     )
     undo: str | None = Field(
         None, max_length=64, description="with `replaces`: the `undo` token the earlier answer was given"
+    )
+    key: str | None = Field(
+        None,
+        pattern=r"^[A-Za-z0-9_-]{16,64}$",
+        description="a random key for this answer (16-64 letters, digits, - or _): sent again with the same "
+        "key (its first answer lost on the way back), the answer stored the first time is the answer",
     )
 
     @model_validator(mode="after")

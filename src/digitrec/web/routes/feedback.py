@@ -243,6 +243,9 @@ def store_correction(posted: Posted, settings: Settings, store: Store, registry:
         picture, model_input(picture), Answer(options.label, options.predicted, options.kind), name, reader.version
     )
     replaces = [(options.replaces, options.undo)] if options.replaces is not None and options.undo else []
+    if options.key is not None:
+        row.client_key = options.key
+        return store.add_keyed(row, replaces)
     return store.add_rows([row], replaces)[0]
 
 
