@@ -18,7 +18,7 @@ from sqlalchemy import update
 from conftest import png_bytes
 from digitrec.cli import main
 from digitrec.learning.finetune import load_corrections
-from digitrec.store.feedback import Correction, Filter, Store
+from digitrec.store.feedback import Correction, Filter, Store, new_correction
 from digitrec.web.app import create_app
 from digitrec.web.settings import Settings
 from test_feedback import TOKEN, database_url, postgres_server, store  # noqa: F401 (fixtures)
@@ -40,14 +40,18 @@ ROWS = [
 def add_rows(answers: Store) -> list[int]:
     ids = []
     for label, predicted, kind, model, day in ROWS:
-        row = answers.add(
-            label=label,
-            predicted=predicted,
-            kind=kind,
-            model=model,
-            model_version=f"{model}-1",
-            model_input=np.full((28, 28), label / 9),  # each row's input tells its label
-            image_png=PNG,
+        (row,) = answers.add_rows(
+            [
+                new_correction(
+                    label=label,
+                    predicted=predicted,
+                    kind=kind,
+                    model=model,
+                    model_version=f"{model}-1",
+                    model_input=np.full((28, 28), label / 9),  # each row's input tells its label
+                    image_png=PNG,
+                )
+            ]
         )
         when = dt.datetime(day.year, day.month, day.day, 12, tzinfo=dt.UTC)
         with answers.sessions.begin() as session:
@@ -297,14 +301,18 @@ def test_cli_stats_keep_confirmations_apart(store: Store, capsys: pytest.Capture
 
 def test_not_a_digit_answers_are_named_and_filtered(admin: TestClient, store: Store) -> None:  # noqa: F811
     """Number mode stores a stray mark as label 10, the models' eleventh class."""
-    mark = store.add(
-        label=10,
-        predicted=None,
-        kind="correction",
-        model="cnn",
-        model_version="cnn-1",
-        model_input=np.zeros((28, 28)),
-        image_png=PNG,
+    (mark,) = store.add_rows(
+        [
+            new_correction(
+                label=10,
+                predicted=None,
+                kind="correction",
+                model="cnn",
+                model_version="cnn-1",
+                model_input=np.zeros((28, 28)),
+                image_png=PNG,
+            )
+        ]
     )
     page = admin.get("/feedback", params={"label": "10"}).text
     assert shown(page) == [mark.id]

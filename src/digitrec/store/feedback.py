@@ -292,31 +292,6 @@ class Store:
             _durable_sqlite(self.engine)
         self.sessions = sessionmaker(self.engine, expire_on_commit=False)
 
-    def add(
-        self,
-        *,
-        label: int,
-        predicted: int | None,
-        model: str,
-        model_version: str,
-        model_input: np.ndarray,
-        image_png: bytes,
-        kind: str = "correction",
-        replaces: tuple[int, str] | None = None,
-    ) -> Correction:
-        """Store one answer; with `replaces` (id, undo token), the earlier answer for the same
-        drawing goes in the same transaction, so a changed mind leaves exactly one row."""
-        row = new_correction(
-            label=label,
-            predicted=predicted,
-            kind=kind,
-            model=model,
-            model_version=model_version,
-            model_input=model_input,
-            image_png=image_png,
-        )
-        return self.add_rows([row], [replaces] if replaces is not None else [])[0]
-
     def add_keyed(self, row: Correction, replaces: Sequence[tuple[int, str]] = ()) -> Correction:
         """Store one answer sent with the page's key: sent again (its first answer was lost on
         the way back), the row stored the first time is the answer, and nothing is stored twice.

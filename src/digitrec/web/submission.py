@@ -30,10 +30,16 @@ class Submission:
 @dataclass
 class Posted:
     """What the event loop hands to a reading thread: the body and the headers that say how to
-    read it. Everything after this (JSON, validation, decoding) is the thread's work."""
+    read it. Everything after this (JSON, validation, decoding) is the thread's work, but for
+    the page's small strokes, read on the loop (routes/prediction.py)."""
 
     body: bytes
     content_type: str
+
+    @property
+    def media_type(self) -> str:
+        """The content type without its parameters, lower case: "multipart/form-data"."""
+        return self.content_type.split(";")[0].strip().lower()
 
 
 async def posted(request: Request) -> Posted:
@@ -48,7 +54,7 @@ def read_submission(
     Blocking work: call it off the event loop, except for a body whose cost is bounded by its
     size (routes/prediction.py reads the page's small JSON strokes on the loop)."""
     body = posted.body
-    content_type = posted.content_type.split(";")[0].strip().lower()
+    content_type = posted.media_type
     if content_type == "multipart/form-data":
         return read_form(body, posted.content_type, settings, options_model, many)
     if content_type not in ("application/json", ""):

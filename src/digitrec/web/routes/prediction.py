@@ -54,7 +54,7 @@ INLINE_PIXELS = 640 * 640
 
 
 def small_json(body: Posted) -> bool:
-    return len(body.body) <= INLINE_BYTES and body.content_type.split(";")[0].strip().lower() == "application/json"
+    return len(body.body) <= INLINE_BYTES and body.media_type == "application/json"
 
 
 def cheap(submission: Submission) -> bool:
