@@ -73,9 +73,10 @@ class ServedModels:
                 f"{self.path} is not what `digitrec promote` writes ({exc!r}): fix or delete it"
             ) from None
 
-    def current(self, name: str) -> Path | None:
-        """The checkpoint promoted to serve `name`, or None for the one it was started with."""
-        entry = self.entries().get(name)
+    def current(self, name: str, entries: dict[str, Entry] | None = None) -> Path | None:
+        """The checkpoint promoted to serve `name`, or None for the one it was started with
+        (from `entries` when the caller has read them already)."""
+        entry = (self.entries() if entries is None else entries).get(name)
         return Path(entry.current) if entry is not None and entry.current else None
 
     def stamp(self) -> tuple[int, int] | None:

@@ -38,8 +38,10 @@ REQUEST_MODELS = (schemas.PredictRequest, schemas.BatchRequest, schemas.Feedback
 def load_predictors(settings: Settings, served: ServedModels) -> dict[str, Predictor]:
     """The settings' models, by name; a name promoted since (`digitrec promote`) loads the
     checkpoint promoted."""
+    entries = served.entries()
     return {
-        name: Predictor(served.current(public_name(name)) or name, threads=settings.threads) for name in settings.models
+        name: Predictor(served.current(public_name(name), entries) or name, threads=settings.threads)
+        for name in settings.models
     }
 
 

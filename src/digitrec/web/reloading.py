@@ -56,9 +56,14 @@ class Reloader:
 
     def reload(self, swap: Callable[[str, Reader], None]) -> None:
         """Load what served.json names now, for each name whose checkpoint changed, and swap it in."""
+        try:
+            entries = self.served.entries()  # read once: every name from the same state of the file
+        except DigitrecError as exc:
+            log.error("the served models stay as they were: %s", exc)
+            return
         for name, model in self.started_with.items():
             try:
-                wanted = str(self.served.current(name) or model)
+                wanted = str(self.served.current(name, entries) or model)
                 if wanted == self.loaded[name]:
                     continue
                 reader = self.load(wanted)
