@@ -2,20 +2,26 @@
 
 from __future__ import annotations
 
+import json
+from pathlib import Path
+
 import numpy as np
 import pytest
 
-from digitrec.learning.data import PenDigit
+from digitrec.learning.data import PenDigit, load_split
 from digitrec.learning.drawings import NOT_A_DIGIT, to_input
+from digitrec.learning.hershey import KINDS, TAUGHT, glyphs, hershey_kinds
 from digitrec.learning.nondigits import (
     HELD_OUT_GLYPHS,
     HELD_OUT_KINDS,
+    MANIFEST,
     SYMBOLS,
     TRAINING_KINDS,
     TRAINING_LETTERS,
     digit_kinds,
     drawings_of,
     training_set,
+    write_training_set,
 )
 from digitrec.learning.rejection import auroc
 
@@ -30,7 +36,23 @@ def test_training_and_held_out_kinds_do_not_overlap(pendigits: list[PenDigit]) -
     assert all(len(styles) >= 2 for styles in HELD_OUT_GLYPHS.values())  # several styles each
 
 
-@pytest.mark.parametrize("kinds", [TRAINING_KINDS, HELD_OUT_KINDS], ids=["training", "held-out"])
+def test_hershey_glyphs_teach_no_digit_and_no_held_out_kind() -> None:
+    held_out_keys = {"T", "t", "Y", "y", "P", "p", "D", "d", "L", "l", "J", "j", "U", "u", "?", "%", "$", "^"}
+    for font in KINDS["hershey-letters"]:
+        assert not set(TAUGHT[font]) & held_out_keys, font
+    # The letters shaped as held-out ones: Greek Tau Rho Upsilon, Cyrillic Te Er U (both cases).
+    assert not set(TAUGHT["greek"]) & set("TRUtru") and not set(TAUGHT["cyrillic"]) & set("TRYtry")
+    assert not any(set(taught) & set("0123456789") for taught in TAUGHT.values())
+    assert sorted(font for fonts in KINDS.values() for font in fonts) == sorted(TAUGHT)
+    for font in TAUGHT:
+        for glyph in glyphs(font):
+            points = np.concatenate(glyph)
+            assert points.min() >= 0 and np.isclose(points.max(axis=0).max(), 1.0), font
+
+
+@pytest.mark.parametrize(
+    "kinds", [TRAINING_KINDS, HELD_OUT_KINDS, hershey_kinds()], ids=["training", "held-out", "hershey"]
+)
 def test_every_kind_draws_through_the_strokes_road(kinds: dict) -> None:  # type: ignore[type-arg]
     drawings, names = drawings_of(kinds, 3 * len(kinds), seed=3)
     again, _ = drawings_of(kinds, 3 * len(kinds), seed=3)
@@ -53,3 +75,15 @@ def test_auroc_is_the_chance_a_non_digit_scores_higher() -> None:
     assert auroc(np.array([0.3, 0.4]), np.array([0.1, 0.2])) == 0.0
     assert auroc(np.array([0.5, 0.5]), np.array([0.5])) == 0.5
     assert auroc(np.array([0.1, 0.3]), np.array([0.2])) == 0.5
+
+
+def test_the_folder_finetune_reads_is_shuffled_and_says_which_alphabets(tmp_path: Path, data_dir: Path) -> None:
+    out = tmp_path / "nondigits"
+    write_training_set(out, seed=0, leave_out=["Korean"], scans=20, data_dir=data_dir, limit=80)
+    images, labels = load_split(out, "train", verify=False)
+    # 20 characters drawn twice (lookalikes left out), 20 of the kinds; 20 drawn digits, 20 scans.
+    assert images.shape[1:] == (28, 28) and (labels != NOT_A_DIGIT).sum() == 40
+    assert 20 < (labels == NOT_A_DIGIT).sum() <= 60
+    # finetune holds out a folder's last rows: they must hold digits and non-digits alike.
+    assert {NOT_A_DIGIT} < set(labels[-20:]) and set(labels[-20:]) - {NOT_A_DIGIT}
+    assert "Korean" not in json.loads((out / MANIFEST).read_text())["omniglot_alphabets"]

@@ -202,6 +202,8 @@ def test_readme_commands_run_as_written(
     }
     if (data_dir.parent / "pendigits").is_dir():  # the pen strokes the cnn recipe trains on too
         env.setdefault("DIGITREC_PENDIGITS_DIR", str(data_dir.parent / "pendigits"))
+    if (data_dir.parent / "omniglot").is_dir():  # people's characters, which it learns are no digit
+        env.setdefault("DIGITREC_OMNIGLOT_DIR", str(data_dir.parent / "omniglot"))
     port = free_port()
     server = Server(port, tmp_path / "server.log")
     try:

@@ -9,7 +9,7 @@ from collections.abc import Callable
 from pathlib import Path
 from typing import Any
 
-from digitrec.cli.common import Parser, check_folder_to_write, positive
+from digitrec.cli.common import Parser, check_folder_to_write, fail, positive
 
 
 def add(commands: Any, shared: dict[str, argparse.ArgumentParser]) -> None:
@@ -64,6 +64,14 @@ def add_data(commands: Any) -> None:
     nondigits.add_argument(
         "--leave-out", action="append", default=[], metavar="ALPHABET", help="an Omniglot alphabet not to include"
     )
+    nondigits.add_argument(
+        "--scans",
+        type=int,
+        default=4000,
+        metavar="N",
+        help="MNIST training digits to add as scans on a page, as themselves (default 4000; 0 for none)",
+    )
+    nondigits.add_argument("--data-dir", help="MNIST folder (default: $DIGITREC_DATA_DIR)")
     nondigits.set_defaults(handler=cmd_data_nondigits)
 
 
@@ -134,5 +142,8 @@ def cmd_data_nondigits(args: argparse.Namespace) -> int:
 
     out = Path(args.out)
     check_folder_to_write(out, "--out")
-    print(write_training_set(out, args.seed, args.leave_out))
+    if args.scans < 0:
+        fail(f"--scans must be 0 or more, not {args.scans}")
+    data_dir = Path(args.data_dir) if args.data_dir else None
+    print(write_training_set(out, args.seed, args.leave_out, args.scans, data_dir))
     return 0

@@ -169,6 +169,13 @@ def add_finetune(commands: Any, shared: dict[str, argparse.ArgumentParser]) -> N
     )
     tune.add_argument("--holdout", type=share, default=0.2, help="share of corrections kept out to measure")
     tune.add_argument(
+        "--max-drop",
+        type=share,
+        default=0.002,
+        help="the most MNIST validation accuracy may drop: the largest blend back towards the original "
+        "weights that keeps within it is kept (default: 0.002, 0.2 points)",
+    )
+    tune.add_argument(
         "--dry-run", action="store_true", help="one pass of 500 replayed MNIST images, to check the setup"
     )
     tune.add_argument(
@@ -466,6 +473,7 @@ def cmd_finetune(args: argparse.Namespace) -> int:
         holdout=args.holdout,
         correction_share=args.share,
         digits_are_digits=args.digits_are_digits,
+        max_drop=args.max_drop,
         command=training_command(),
     )
     if args.dry_run:

@@ -3,8 +3,9 @@ the shapes I was shown", and a separate set drawn only to measure that.
 
 Two families, kept apart on purpose (a test checks they share no kind and no glyph):
 - TRAINING_KINDS: letters printed and cursive, punctuation and symbols, ticks and crosses,
-  underlines, shapes, doodles; and, from the training writers' own digits, overlapping digits,
-  two digits in one box and crossed-out digits (`digit_kinds`). Partial digits come from
+  underlines, shapes, doodles; the Hershey fonts' glyphs (`hershey.py`: Latin, Greek, Cyrillic,
+  several hundred symbols, picked under the same rules); and, from the training writers' own
+  digits, overlapping digits, two digits in one box and crossed-out digits (`digit_kinds`). Partial digits come from
   `digitrec data pieces` (the reader's own fragments, labelled by whose ink they hold): cut from a
   pen path here, a quarter of a digit looked like a 1, a 7 or a C as often as not.
 - HELD_OUT_KINDS: T, ?, Y, P, d, %, $, L, J, u and arrows up, down and slanted, each in
@@ -26,7 +27,7 @@ from pathlib import Path
 import numpy as np
 
 from digitrec.errors import DataError
-from digitrec.learning.data import PenDigit, training_writers, write_idx
+from digitrec.learning.data import PenDigit, load_split, resolve_data_dir, training_writers, write_idx
 from digitrec.learning.drawings import (
     NOT_A_DIGIT,
     Drawing,
@@ -40,6 +41,7 @@ from digitrec.learning.drawings import (
     place_on_canvas,
     render_all,
 )
+from digitrec.learning.hershey import hershey_kinds
 from digitrec.learning.omniglot import ALPHABETS, OmniglotDrawing, load_omniglot
 
 Kind = Callable[[np.random.Generator], Strokes]
@@ -688,14 +690,15 @@ def training_set(
     writers: Sequence[PenDigit],
     characters: Sequence[OmniglotDrawing],
     seed: int,
-    kinds: int = 6000,
+    kinds: int = 10000,
     copies: int = 2,
     digits: int = 4000,
 ) -> tuple[np.ndarray, np.ndarray]:
     """uint8 (N, 28, 28) inputs and labels for `finetune --extra-data`: `copies` renderings of each
-    Omniglot character given (lookalikes are dropped here), `kinds` drawings of TRAINING_KINDS and
-    of the kinds made of digits, all NOT_A_DIGIT; and `digits` of the training writers' digits as
-    themselves, so that what is learned is "none of the ten", not "drawn with a pen"."""
+    Omniglot character given (lookalikes are dropped here), `kinds` drawings of TRAINING_KINDS, of
+    the Hershey fonts' glyphs and of the kinds made of digits, all NOT_A_DIGIT; and `digits` of the
+    training writers' digits as themselves, so that what is learned is "none of the ten", not
+    "drawn with a pen"."""
     rng = np.random.default_rng(seed)
     shown = [c for c in characters if not c.lookalike]
     drawings = [
@@ -703,7 +706,7 @@ def training_set(
         for c in shown
         for _ in range(copies)
     ]
-    made, _ = drawings_of({**TRAINING_KINDS, **digit_kinds(writers)}, kinds, seed + 1)
+    made, _ = drawings_of({**TRAINING_KINDS, **hershey_kinds(), **digit_kinds(writers)}, kinds, seed + 1)
     picked = rng.choice(len(writers), min(digits, len(writers)), replace=False)
     positives, positive_labels = pen_digit_drawings([writers[i] for i in picked], 1, seed + 2)
     images = render_all(drawings + made + positives)
@@ -714,16 +717,54 @@ def training_set(
 MANIFEST = "manifest.json"  # beside the images: which Omniglot alphabets they hold
 
 
-def write_training_set(out: Path, seed: int, leave_out: Sequence[str] = ()) -> str:
+def scanned_training_digits(count: int, seed: int, data_dir: Path | None = None) -> tuple[np.ndarray, np.ndarray]:
+    """`count` MNIST training digits as scans (`scans.training_scans`), never one of the
+    validation split (that of the recipe's seed 0 and size, which the shipped cnn was trained
+    with and calibration reads) nor of the test set."""
+    import torch
+
+    from digitrec.learning.scans import training_scans
+    from digitrec.learning.tensors import split_validation
+
+    images, labels = load_split(resolve_data_dir(data_dir), "train")
+    order = torch.arange(len(labels))
+    kept, _, _, _ = split_validation(order, order, VALIDATION_SIZE, VALIDATION_SEED)
+    return training_scans(images[kept.numpy()], labels[kept.numpy()], count, seed)
+
+
+VALIDATION_SIZE, VALIDATION_SEED = 5000, 0  # `digitrec train`'s defaults
+
+
+def write_training_set(
+    out: Path,
+    seed: int,
+    leave_out: Sequence[str] = (),
+    scans: int = 4000,
+    data_dir: Path | None = None,
+    limit: int | None = None,
+) -> str:
     """`digitrec data nondigits`: the training set, as MNIST's gzip IDX files (what --extra-data
     reads), and a manifest that `finetune` copies into the model's card, so that a model's
-    evaluation knows which alphabets it never saw."""
+    evaluation knows which alphabets it never saw. With `scans` MNIST training digits as a page
+    sends them, as themselves: without them, a model taught many non-digits refuses scanned 1s.
+    `limit`: about that many images in all, to check a set-up quickly (`recipe --dry-run`)."""
     unknown = sorted(set(leave_out) - set(ALPHABETS))
     if unknown:
         raise DataError(f"no Omniglot alphabet {', '.join(unknown)}: choose among {', '.join(ALPHABETS)}")
     alphabets = [a for a in ALPHABETS if a not in leave_out]
     characters = [c for c in load_omniglot() if c.alphabet in alphabets]
-    images, labels = training_set(training_writers(), characters, seed)
+    sizes = {}
+    if limit is not None:
+        characters, scans = characters[: limit // 4], min(scans, limit // 4)
+        sizes = {"kinds": limit // 4, "digits": limit // 4}
+    images, labels = training_set(training_writers(), characters, seed, **sizes)
+    if scans:
+        scanned, digits = scanned_training_digits(scans, seed + 3, data_dir)
+        images, labels = np.concatenate([images, scanned]), np.concatenate([labels, digits])
+    # Shuffled: `finetune` holds out the last rows of a folder (its newest corrections), which
+    # must be a sample of every part, not the scans alone.
+    order = np.random.default_rng(seed + 4).permutation(len(labels))
+    images, labels = images[order], labels[order]
     out.mkdir(parents=True, exist_ok=True)
     write_idx(out / "train-images-idx3-ubyte.gz", images)
     write_idx(out / "train-labels-idx1-ubyte.gz", labels.astype(np.uint8))

@@ -1,7 +1,8 @@
 """The shipped cnn's whole recipe as one call (`digitrec recipe cnn`): train from scratch, cut the
-number reader's pieces of the training writers' numbers, fine-tune on them, calibrate, measure and
-record. Each step is a library function that the step's own command also calls; the card records
-every step, its equivalent command and its time."""
+number reader's pieces of the training writers' numbers, fine-tune on them, then on what is no
+digit (people's Omniglot characters, the Hershey glyphs, the generated kinds, beside scanned and
+drawn digits), calibrate, measure and record. Each step is a library function that the step's
+own command also calls; the card records every step, its equivalent command and its time."""
 
 from __future__ import annotations
 
@@ -15,12 +16,26 @@ from pathlib import Path
 from digitrec.learning.data import training_writers, write_dataset
 from digitrec.learning.evaluate import DATASETS, evaluate_dataset, fit_calibration, record
 from digitrec.learning.finetune import FinetuneConfig, finetune
+from digitrec.learning.nondigits import write_training_set
 from digitrec.learning.pieces import reader_pieces
 from digitrec.learning.train import TrainConfig, fit
 from digitrec.reading.card import PAIRS_FOLDER, ModelCard, resolve_model
 
 PIECES_NUMBERS = 1000
 FINETUNE_LR = 3e-4
+# The second fine-tune (issue 22): 4 passes, 40% of each batch from the pieces and the non-digits,
+# replayed MNIST held to the digits alone, 5% of the extra data held out to measure; then blended
+# back as far as keeps MNIST validation within 0.05 points. Fully tuned, the cnn read MNIST test
+# 0.13 points worse while validation moved 0.12, so validation's own noise (one image is 0.02
+# points) sets the tolerance; blended halfway it read MNIST test as before (docs/models.md).
+NOT_A_DIGIT_FINETUNE = {
+    "epochs": 4,
+    "correction_share": 0.4,
+    "digits_are_digits": True,
+    "holdout": 0.05,
+    "max_drop": 0.0005,
+}
+NOT_A_DIGIT_FLAGS = "--share 0.4 --digits-are-digits --epochs 4 --holdout 0.05 --max-drop 0.0005"
 DRY_RUN_IMAGES, DRY_RUN_NUMBERS = 2000, 30
 
 
@@ -45,6 +60,7 @@ def make_cnn(config: RecipeConfig, say: Callable[[str], None] = print) -> ModelC
     seconds: dict[str, float] = {}
     with tempfile.TemporaryDirectory(prefix="digitrec-recipe-") as scratch:
         base, pieces = Path(scratch) / "cnn-base", Path(scratch) / "pieces"
+        tuned, nondigits = Path(scratch) / "cnn-pieces", Path(scratch) / "nondigits"
 
         def step(name: str, work: Callable[[], object]) -> None:
             started = time.perf_counter()
@@ -54,7 +70,9 @@ def make_cnn(config: RecipeConfig, say: Callable[[str], None] = print) -> ModelC
 
         step("train", lambda: fit(train_config(config, base)))
         step("pieces", lambda: write_pieces(config, pieces))
-        step("finetune", lambda: finetune(finetune_config(config, base, pieces, out)))
+        step("finetune", lambda: finetune(finetune_config(config, base, pieces, tuned)))
+        step("nondigits", lambda: write_nondigits(config, nondigits))
+        step("finetune not a digit", lambda: finetune(not_a_digit_config(config, tuned, [pieces, nondigits], out)))
     step("pairs", lambda: copy_pairs(config.pairs, out))
     step("calibrate", lambda: fit_calibration(out, config.data_dir, config.pendigits_dir, threads=config.threads or 2))
     for dataset in DATASETS:
@@ -98,7 +116,29 @@ def finetune_config(config: RecipeConfig, base: Path, pieces: Path, out: Path) -
         data_dir=config.data_dir,
         lr=FINETUNE_LR,
         seed=config.seed,
-        command=f"digitrec finetune --model runs/cnn-base --extra-data runs/pieces --lr {FINETUNE_LR:g} --out {out}",
+        command=f"digitrec finetune --model runs/cnn-base --extra-data runs/pieces --lr {FINETUNE_LR:g} "
+        "--out runs/cnn-pieces",
+    )
+
+
+def write_nondigits(config: RecipeConfig, out: Path) -> None:
+    limit = DRY_RUN_IMAGES if config.dry_run else None
+    write_training_set(out, config.seed, data_dir=config.data_dir, limit=limit)
+
+
+def not_a_digit_config(config: RecipeConfig, base: Path, extra: list[Path], out: Path) -> FinetuneConfig:
+    small = {"epochs": 1, "replay": DRY_RUN_IMAGES} if config.dry_run else {}
+    return FinetuneConfig(
+        **{**NOT_A_DIGIT_FINETUNE, **small},  # type: ignore[arg-type]
+        model=str(base),
+        extra_data=extra,
+        out=out,
+        data_dir=config.data_dir,
+        lr=FINETUNE_LR,
+        seed=config.seed,
+        pendigits_dir=config.pendigits_dir,
+        command=f"digitrec finetune --model runs/cnn-pieces --extra-data runs/pieces --extra-data runs/nondigits "
+        f"{NOT_A_DIGIT_FLAGS} --lr {FINETUNE_LR:g} --out {out}",
     )
 
 
@@ -118,7 +158,10 @@ def recipe_steps(seed: int) -> list[str]:
     return [
         f"digitrec train --model cnn --seed {seed} --no-progress --out runs/cnn-base",
         f"digitrec data pieces --out runs/pieces --numbers {PIECES_NUMBERS} --seed {seed}",
-        f"digitrec finetune --model runs/cnn-base --extra-data runs/pieces --lr {FINETUNE_LR:g} --out runs/cnn",
+        f"digitrec finetune --model runs/cnn-base --extra-data runs/pieces --lr {FINETUNE_LR:g} --out runs/cnn-pieces",
+        f"digitrec data nondigits --out runs/nondigits --seed {seed}",
+        f"digitrec finetune --model runs/cnn-pieces --extra-data runs/pieces --extra-data runs/nondigits "
+        f"{NOT_A_DIGIT_FLAGS} --lr {FINETUNE_LR:g} --out runs/cnn",
         "cp -r src/digitrec/weights/cnn/pairs runs/cnn/pairs  # the pair reader: digitrec train --model pair-cnn",
         "digitrec calibrate --model runs/cnn",
         *(f"digitrec evaluate --model runs/cnn --dataset {d} --record" for d in DATASETS),
