@@ -88,6 +88,17 @@ def test_a_speck_away_from_the_digit_changes_nothing(mnist_test: tuple[np.ndarra
     assert np.array_equal(preprocess(specked), preprocess(canvas))
 
 
+def test_single_grains_far_from_a_small_digit_are_specks(mnist_test: tuple[np.ndarray, np.ndarray]) -> None:
+    # A 40-px digit on a 600x800 page: 3% of its area on the reduced copy is under one pixel, so
+    # grains at the page's far corners once counted as ink and the digit came out a dot.
+    page = np.full((800, 600), 240, dtype=np.uint8)
+    page[100:140, 50:90] = 240 - np.asarray(Image.fromarray(mnist_test[0][0]).resize((40, 40))) // 2
+    clean = preprocess(page)
+    for y, x in [(790, 590), (5, 580), (700, 10)]:
+        page[y, x] = 120
+    assert np.abs(preprocess(page) - clean).max() < 1e-6
+
+
 def test_grain_alone_is_nothing_drawn() -> None:
     paper = np.clip(np.random.default_rng(0).normal(200, 10, (150, 150)), 0, 255).astype(np.uint8)
     with pytest.raises(EmptyDrawingError):

@@ -38,9 +38,11 @@ def test_recorded_accuracy_is_measured_accuracy(name: str, mnist_test: tuple[np.
 
 
 def test_cnn_is_state_of_the_art(mnist_test: tuple[np.ndarray, np.ndarray]) -> None:
-    # The target is 99.70%. Since issue 22 a digit answered "not a digit" counts as an error, and
-    # the shipped cnn flags one test digit: 99.69%, the target missed by one image (README).
-    assert evaluate(Predictor("cnn", threads=2), *mnist_test).accuracy >= 0.9969
+    # The target is 99.70%, missed (docs/models.md). Since issue 22 a digit answered "not a digit"
+    # counts as an error. The cnn before learning people's characters read 99.69%; this one, which
+    # flags 86% of unseen alphabets instead of 79%, reads 99.62% (7 images fewer, within the 0.1
+    # points that `finetune`'s comparison allows a candidate to lose).
+    assert evaluate(Predictor("cnn", threads=2), *mnist_test).accuracy >= 0.9962
 
 
 def test_seed_ann_matches_the_seed(mnist_test: tuple[np.ndarray, np.ndarray]) -> None:
@@ -171,7 +173,7 @@ def test_the_built_package_carries_only_what_serving_loads(tmp_path: Path) -> No
 def test_cnn_knows_what_is_no_digit_on_what_it_never_saw(data_dir: Path) -> None:
     """Issue 22's figures as model.json records them: every Omniglot alphabet measured on a model
     that never saw it (the shipped cnn saw none), the held-out kinds and scanned digits re-measured
-    here exactly. The issue's targets (95% flagged, 0.3% of scans) are not met yet: see the note."""
+    here exactly. The issue's 95% flagged is not met yet (docs/models.md); 0.3% of scans is."""
     from digitrec.learning.omniglot import ALPHABETS, load_omniglot
     from digitrec.learning.rejection import rejection_report
 
@@ -181,7 +183,7 @@ def test_cnn_knows_what_is_no_digit_on_what_it_never_saw(data_dir: Path) -> None
     shown = [d for d in load_omniglot() if not d.lookalike]
     for alphabet, figures in omniglot["by_group"].items():
         assert figures["n"] == sum(d.alphabet == alphabet for d in shown)
-        assert figures["auroc_vs_mnist_test"] >= 0.99, (alphabet, figures)
+        assert figures["auroc_vs_mnist_test"] >= 0.995, (alphabet, figures)  # the issue's target
     for dataset in ("held-out-kinds", "scans"):
         measured = rejection_report("cnn", dataset, data_dir)
         recorded = metrics[dataset.replace("-", "_")]
@@ -189,3 +191,5 @@ def test_cnn_knows_what_is_no_digit_on_what_it_never_saw(data_dir: Path) -> None
         assert measured["not_a_digit_rate"] == pytest.approx(recorded["not_a_digit_rate"], abs=1e-6), dataset
         if dataset == "held-out-kinds":
             assert measured["auroc_vs_mnist_test"] == pytest.approx(recorded["auroc_vs_mnist_test"], abs=1e-6)
+        else:  # at most 0.3% of scanned digits refused: the issue's target
+            assert measured["not_a_digit_rate"] <= 0.003

@@ -7,7 +7,8 @@ import { renderStrokes, DeviceRefusal, type RenderBudget } from "../src/reading/
 // The values digitrec/device.py hands out today; the parity test checks the real card.
 const C: PreprocessConstants = {
   size: 28, box: 20, center: 14, stroke_target: 2.7, stroke_min: 1.5, stroke_max: 5.5, work_side: 80,
-  noise_floor: 0.1, noise_sigmas: 5, noise_sample: 4096, speck_share: 0.03, speck_side: 128, max_filter: 21,
+  noise_floor: 0.1, noise_sigmas: 5, noise_sample: 4096, speck_share: 0.03, speck_side: 128, speck_min_area: 2,
+  max_filter: 21,
 };
 const BUDGET: RenderBudget = {
   max_side: 4096, max_points: 5000, max_line_fraction: 0.25, render_side: 1024, max_ink_rows: 200000, call_rows: 16,

@@ -18,6 +18,7 @@ export interface PreprocessConstants {
   noise_sample: number;
   speck_share: number;
   speck_side: number;
+  speck_min_area: number;
   max_filter: number;
 }
 
@@ -205,7 +206,9 @@ export function withoutSpecks(ink: Grey, box: Box, c: PreprocessConstants): Box 
   const found = marks(small, w, h);
   if (found.length < 2) return box;
   const largest = Math.max(...found.map((m) => m.area));
-  const big = found.filter((m) => m.area >= c.speck_share * largest).map((m) => m.box);
+  const least = Math.max(c.speck_share * largest, c.speck_min_area);
+  const kept = found.filter((m) => m.area >= least);
+  const big = (kept.length ? kept : found).map((m) => m.box);
   const [ux0, uy0, ux1, uy1] = union(big);
   const near = found.map((m) => m.box).filter((b) => b[0] < ux1 && b[2] > ux0 && b[1] < uy1 && b[3] > uy0);
   if (near.length === found.length) return box;

@@ -47,6 +47,7 @@ def device_card(predictor: Predictor, name: str) -> dict[str, Any]:
             "noise_sample": preprocess.NOISE_SAMPLE,
             "speck_share": preprocess.SPECK_SHARE,
             "speck_side": preprocess.SPECK_SIDE,
+            "speck_min_area": preprocess.SPECK_MIN_AREA,
             "max_filter": preprocess.MAX_FILTER,
         },
         "render": {**asdict(decode.BUDGET), "call_rows": decode.CALL_ROWS},

@@ -45,6 +45,10 @@ GRADIENT = 8
 # SPECK_SHARE of the largest mark's area, found on a copy at most SPECK_SIDE pixels across.
 SPECK_SHARE = 0.03
 SPECK_SIDE = 128
+# And a mark of one pixel of that copy is a speck whatever the largest one's area: a 40-px digit
+# on a 600x800 scan is 33 such pixels, so 3% of it let single grains of the paper at the far
+# corners through, and the crop took the whole page (the digit came out a dot: "not a digit").
+SPECK_MIN_AREA = 2
 # Printed lines: a form's box round the digit, the ruled line it was written on. A straight run
 # of ink across at least LINE_SPAN of the picture, with the rest of the ink clear of the edges,
 # is no digit's stroke; it is taken off.
@@ -364,7 +368,8 @@ def without_specks(ink: Image.Image, box: tuple[int, int, int, int]) -> tuple[in
         return box
     areas = np.bincount(labels.ravel(), minlength=count + 1)[1:]
     boxes = [(s[1].start, s[0].start, s[1].stop, s[0].stop) for s in ndimage.find_objects(labels)]
-    kept = [b for b, area in zip(boxes, areas, strict=True) if area >= SPECK_SHARE * areas.max()]
+    least = max(SPECK_SHARE * areas.max(), SPECK_MIN_AREA)
+    kept = [b for b, area in zip(boxes, areas, strict=True) if area >= least] or boxes
     x0, y0, x1, y1 = union(kept)
     kept = [b for b in boxes if b[0] < x1 and b[2] > x0 and b[1] < y1 and b[3] > y0]
     if len(kept) == count:
