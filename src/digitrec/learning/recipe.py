@@ -78,6 +78,7 @@ def make_cnn(config: RecipeConfig, say: Callable[[str], None] = print) -> ModelC
     for dataset in DATASETS:
         step(f"evaluate {dataset}", lambda dataset=dataset: measure(out, dataset, config))  # type: ignore[misc]
     card = ModelCard.load(out)
+    card.name = "cnn"  # each fine-tune names its candidate "<name>-finetuned"; this is the cnn
     card.command = config.command or f"digitrec recipe cnn --seed {config.seed} --out {out}"
     card.steps = recipe_steps(config.seed)
     card.recipe_seconds = seconds  # type: ignore[attr-defined]
