@@ -56,7 +56,7 @@ KINDS = {
 
 @cache
 def glyphs(font: str) -> tuple[tuple[np.ndarray, ...], ...]:
-    """The taught glyphs of one font, each its strokes in a box of unit height, y down."""
+    """The taught glyphs of one font, each its strokes in a unit box (its longer side 1), y down."""
     try:
         from HersheyFonts import HersheyFonts
     except ImportError as error:  # a training-only dependency
@@ -85,8 +85,11 @@ def _densify(stroke: np.ndarray, step: float = 0.03) -> np.ndarray:
 def font_kind(fonts: tuple[str, ...]) -> Callable[[np.random.Generator], Strokes]:
     """A kind drawing one taught glyph of these fonts at a time, each glyph as likely as another."""
 
+    pool: list[tuple[np.ndarray, ...]] = []  # filled at the first drawing: the fonts load lazily
+
     def draw(rng: np.random.Generator) -> Strokes:
-        pool = [glyph for font in fonts for glyph in glyphs(font)]
+        if not pool:
+            pool.extend(glyph for font in fonts for glyph in glyphs(font))
         glyph = pool[int(rng.integers(len(pool)))]
         return [_densify(s) + rng.normal(0, 0.01, 2).astype(np.float32) for s in glyph]
 

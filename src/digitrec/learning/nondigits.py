@@ -725,14 +725,12 @@ def scanned_training_digits(count: int, seed: int, data_dir: Path | None = None)
 
     from digitrec.learning.scans import training_scans
     from digitrec.learning.tensors import split_validation
+    from digitrec.learning.train import RECIPES, TrainConfig
 
     images, labels = load_split(resolve_data_dir(data_dir), "train")
     order = torch.arange(len(labels))
-    kept, _, _, _ = split_validation(order, order, VALIDATION_SIZE, VALIDATION_SEED)
+    kept, _, _, _ = split_validation(order, order, RECIPES["cnn"].validation_size, TrainConfig.seed)
     return training_scans(images[kept.numpy()], labels[kept.numpy()], count, seed)
-
-
-VALIDATION_SIZE, VALIDATION_SEED = 5000, 0  # `digitrec train`'s defaults
 
 
 def write_training_set(

@@ -35,7 +35,12 @@ NOT_A_DIGIT_FINETUNE = {
     "holdout": 0.05,
     "max_drop": 0.0005,
 }
-NOT_A_DIGIT_FLAGS = "--share 0.4 --digits-are-digits --epochs 4 --holdout 0.05 --max-drop 0.0005"
+# The same settings as `digitrec finetune` flags, for the commands the card records.
+NOT_A_DIGIT_FLAGS = (
+    f"--share {NOT_A_DIGIT_FINETUNE['correction_share']:g} --digits-are-digits "
+    f"--epochs {NOT_A_DIGIT_FINETUNE['epochs']:g} --holdout {NOT_A_DIGIT_FINETUNE['holdout']:g} "
+    f"--max-drop {NOT_A_DIGIT_FINETUNE['max_drop']:g}"
+)
 DRY_RUN_IMAGES, DRY_RUN_NUMBERS = 2000, 30
 
 
