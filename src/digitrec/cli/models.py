@@ -359,6 +359,11 @@ def evaluate_numbers(args: argparse.Namespace) -> int:
             f"{args.model}: {result['strokes_accuracy']:.2%} of {result['n']} numbers read exactly as strokes, "
             f"{result['picture_accuracy']:.2%} as pictures"
         )
+        for name, part in result["by_condition"].items():  # type: ignore[attr-defined]
+            print(
+                f"  {name:<11} {part['n']:>4} numbers: {part['strokes_accuracy']:.2%} as strokes, "
+                f"{part['picture_accuracy']:.2%} as pictures"
+            )
     return 0
 
 

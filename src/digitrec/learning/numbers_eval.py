@@ -1,7 +1,10 @@
 """Whole numbers as people write them, for measuring the number reader: held-out writers' digits
 (never trained on) at sizes from 20 to 300 px, pens from 2 to 40 px whatever the size, a wavy
 baseline, gaps from touching to wide, and 4s and 5s whose two strokes are lifted apart. Each is
-read through the Reader by both roads, as strokes and as a picture (`/api/read` takes either)."""
+read through the Reader by both roads, as strokes and as a picture (`/api/read` takes either).
+
+Each number also records which of the hard conditions it has (`CONDITIONS`), and the report gives
+the accuracy of each road per condition: what makes these numbers harder than neat ones."""
 
 from __future__ import annotations
 
@@ -21,15 +24,32 @@ from digitrec.reading.decode import render_strokes
 from digitrec.reading.reader import Reader, Strokes
 
 NUMBERS_SEED = 2030  # used for nothing else
+# MNIST's strokes are 0.1-0.15 of a digit's height; a felt pen on a small digit is more.
+THICK_PEN = 0.15
+SMALL = 40  # px: a digit under this is a few pen widths tall with any but the finest pen
+CONDITIONS = (
+    "touching",  # some gap is under 0.05 of the height: the digits touch or overlap
+    "lifted 4/5",  # a 4 or a 5 whose two strokes were lifted apart
+    "thick pen",  # the pen is over THICK_PEN of the height
+    "small",  # under SMALL px tall
+    "neat",  # none of these
+)
 
 
-def written_number(digits: Sequence[PenDigit], rng: random.Random) -> Strokes:
-    """One number, as the module's docstring says; the API's strokes fields."""
+@dataclass
+class WrittenNumber:
+    drawing: Strokes  # the API's strokes fields
+    conditions: tuple[str, ...]  # which of CONDITIONS it has
+
+
+def written_number(digits: Sequence[PenDigit], rng: random.Random) -> WrittenNumber:
+    """One number, as the module's docstring says."""
     height = math.exp(rng.uniform(math.log(20), math.log(300)))
     pen = min(40.0, math.exp(rng.uniform(math.log(2), math.log(40))), height * 0.35)
     wave, wavelength = rng.uniform(0, 0.25) * height, rng.uniform(2, 8) * height
     placed: list[np.ndarray] = []
     x = 0.0
+    touching = lifted = False
     for index, digit in enumerate(digits):
         strokes = [np.asarray(s, dtype=np.float64) for s in digit.strokes]
         low, high = bounds(strokes)
@@ -37,9 +57,12 @@ def written_number(digits: Sequence[PenDigit], rng: random.Random) -> Strokes:
         strokes = [(s - low) * scale for s in strokes]
         if digit.label in (4, 5) and len(strokes) >= 2 and rng.random() < 0.5:
             strokes[1] = strokes[1] + [pen * rng.uniform(1.0, 2.5), -pen * rng.uniform(0.5, 2.0)]
+            lifted = True
         low, high = bounds(strokes)
         if index:
-            x += rng.choice([rng.uniform(-0.05, 0.05), rng.uniform(0.05, 0.3), rng.uniform(0.3, 1.0)]) * height
+            gap = rng.choice([rng.uniform(-0.05, 0.05), rng.uniform(0.05, 0.3), rng.uniform(0.3, 1.0)])
+            touching |= gap < 0.05
+            x += gap * height
         lift = wave * math.sin(2 * math.pi * x / wavelength)
         placed += [s - low + [x, lift] for s in strokes]
         x += float(high[0] - low[0])
@@ -47,7 +70,9 @@ def written_number(digits: Sequence[PenDigit], rng: random.Random) -> Strokes:
     low, high = bounds(placed)
     moved = [(s - low + margin).round(1).tolist() for s in placed]
     width, tall = int(high[0] - low[0] + 2 * margin), int(high[1] - low[1] + 2 * margin)
-    return Strokes(moved, width, tall, round(pen, 1))
+    flags = {"touching": touching, "lifted 4/5": lifted, "thick pen": pen > THICK_PEN * height, "small": height < SMALL}
+    conditions = tuple(name for name, present in flags.items() if present) or ("neat",)
+    return WrittenNumber(Strokes(moved, width, tall, round(pen, 1)), conditions)
 
 
 @dataclass
@@ -55,6 +80,19 @@ class NumbersReport:
     count: int
     right: dict[str, int] = field(default_factory=lambda: {"strokes": 0, "picture": 0})
     misread: list[tuple[str, str, str]] = field(default_factory=list)  # truth, as strokes, as a picture
+    # Per condition: numbers that have it, and those of them read exactly by each road.
+    by_condition: dict[str, dict[str, int]] = field(
+        default_factory=lambda: {name: {"n": 0, "strokes": 0, "picture": 0} for name in CONDITIONS}
+    )
+
+    def add(self, conditions: Sequence[str], exact: dict[str, bool]) -> None:
+        for road, right in exact.items():
+            self.right[road] += right
+        for name in conditions:
+            counts = self.by_condition[name]
+            counts["n"] += 1
+            for road, right in exact.items():
+                counts[road] += right
 
     def as_dict(self) -> dict[str, object]:
         return {
@@ -62,6 +100,14 @@ class NumbersReport:
             "n": self.count,
             "strokes_accuracy": round(self.right["strokes"] / max(self.count, 1), 4),
             "picture_accuracy": round(self.right["picture"] / max(self.count, 1), 4),
+            "by_condition": {
+                name: {
+                    "n": counts["n"],
+                    "strokes_accuracy": round(counts["strokes"] / max(counts["n"], 1), 4),
+                    "picture_accuracy": round(counts["picture"] / max(counts["n"], 1), 4),
+                }
+                for name, counts in self.by_condition.items()
+            },
             "misread": [list(m) for m in self.misread[:20]],
         }
 
@@ -76,10 +122,9 @@ def evaluate_numbers(
     for _ in range(count):
         chosen = [rng.choice(digits) for _ in range(rng.randint(2, 6))]
         truth = "".join(str(d.label) for d in chosen)
-        drawing = written_number(chosen, rng)
-        read = {"strokes": read_text(reader, drawing), "picture": read_text(reader, as_png(drawing))}
-        for road, text in read.items():
-            report.right[road] += text == truth
+        written = written_number(chosen, rng)
+        read = {"strokes": read_text(reader, written.drawing), "picture": read_text(reader, as_png(written.drawing))}
+        report.add(written.conditions, {road: text == truth for road, text in read.items()})
         if read["strokes"] != truth or read["picture"] != truth:
             report.misread.append((truth, read["strokes"], read["picture"]))
     return report
