@@ -31,6 +31,7 @@ from digitrec.errors import DataError
 from digitrec.learning import checkpoint
 from digitrec.learning.compare import compare, measuring_sets
 from digitrec.learning.data import load_split, resolve_data_dir
+from digitrec.learning.evaluate import fit_calibration
 from digitrec.learning.tensors import split_validation
 from digitrec.learning.train import accuracy_and_loss, load_torch_model, seed_everything
 from digitrec.reading.card import PAIRS_FOLDER, ModelCard, resolve_model
@@ -174,8 +175,8 @@ def blend_back(
 
 
 def finetune(config: FinetuneConfig) -> dict[str, Any]:
-    """Fine-tune, write the candidate to `config.out`, and compare it with the served model
-    (learning/compare.py); the report holds both, and the candidate's card the comparison."""
+    """Fine-tune, write the candidate to `config.out`, calibrate it, and compare it with the served
+    model (learning/compare.py); the report holds both, and the candidate's card the comparison."""
     seed_everything(config.seed)
     source = resolve_model(config.model)
     model, card = load_torch_model(source)
@@ -187,11 +188,24 @@ def finetune(config: FinetuneConfig) -> dict[str, Any]:
     if (source / PAIRS_FOLDER).is_dir():  # the number reader's pair reader, unchanged
         shutil.copytree(source / PAIRS_FOLDER, out / PAIRS_FOLDER, dirs_exist_ok=True)
     sets, notes = measuring_sets(corrections[2], corrections[3], data_dir, config.pendigits_dir)
+    notes += calibrate_candidate(out, data_dir, config.pendigits_dir)
     comparison = compare(out, Path(config.served) if config.served else source, sets, notes)
     written = ModelCard.load(out)
     written.comparison = comparison
     written.save(out)
     return {**report, "comparison": comparison}
+
+
+def calibrate_candidate(out: Path, data_dir: Path, pendigits_dir: Path | None) -> list[str]:
+    """Fit the candidate's own temperature and thresholds, as `digitrec calibrate` does, so that
+    the comparison judges it as it would be served: new weights under the old model's "not a
+    digit" threshold are another model (the shipped cnn's second fine-tune was judged at 0.5; its
+    own threshold is 0.625). A note instead where the calibration data are missing."""
+    try:
+        fit_calibration(out, data_dir, pendigits_dir)
+    except DataError as exc:
+        return [f"calibration kept from the tuned model ({exc}): run `digitrec calibrate` before promoting"]
+    return []
 
 
 def within_classes(corrections: tuple[np.ndarray, ...], card: ModelCard) -> tuple[tuple[np.ndarray, ...], int]:

@@ -1,8 +1,9 @@
 """The shipped cnn's whole recipe as one call (`digitrec recipe cnn`): train from scratch, cut the
 number reader's pieces of the training writers' numbers, fine-tune on them, then on what is no
 digit (people's Omniglot characters, the Hershey glyphs, the generated kinds, beside scanned and
-drawn digits), calibrate, measure and record. Each step is a library function that the step's
-own command also calls; the card records every step, its equivalent command and its time."""
+drawn digits), each fine-tune calibrating its candidate, then measure and record. Each step is a
+library function that the step's own command also calls; the card records every step, its
+equivalent command and its time."""
 
 from __future__ import annotations
 
@@ -14,7 +15,7 @@ from dataclasses import dataclass
 from pathlib import Path
 
 from digitrec.learning.data import training_writers, write_dataset
-from digitrec.learning.evaluate import DATASETS, evaluate_dataset, fit_calibration, record
+from digitrec.learning.evaluate import DATASETS, evaluate_dataset, record
 from digitrec.learning.finetune import FinetuneConfig, finetune
 from digitrec.learning.nondigits import write_training_set
 from digitrec.learning.pieces import reader_pieces
@@ -78,8 +79,7 @@ def make_cnn(config: RecipeConfig, say: Callable[[str], None] = print) -> ModelC
         step("finetune", lambda: finetune(finetune_config(config, base, pieces, tuned)))
         step("nondigits", lambda: write_nondigits(config, nondigits))
         step("finetune not a digit", lambda: finetune(not_a_digit_config(config, tuned, [pieces, nondigits], out)))
-    step("pairs", lambda: copy_pairs(config.pairs, out))
-    step("calibrate", lambda: fit_calibration(out, config.data_dir, config.pendigits_dir, threads=config.threads or 2))
+    step("pairs", lambda: copy_pairs(config.pairs, out))  # each fine-tune has calibrated its candidate
     for dataset in DATASETS:
         step(f"evaluate {dataset}", lambda dataset=dataset: measure(out, dataset, config))  # type: ignore[misc]
     card = ModelCard.load(out)
@@ -169,6 +169,5 @@ def recipe_steps(seed: int) -> list[str]:
         f"digitrec finetune --model runs/cnn-pieces --extra-data runs/pieces --extra-data runs/nondigits "
         f"{NOT_A_DIGIT_FLAGS} --lr {FINETUNE_LR:g} --out runs/cnn",
         "cp -r src/digitrec/weights/cnn/pairs runs/cnn/pairs  # the pair reader: digitrec train --model pair-cnn",
-        "digitrec calibrate --model runs/cnn",
         *(f"digitrec evaluate --model runs/cnn --dataset {d} --record" for d in DATASETS),
     ]
