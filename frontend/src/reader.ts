@@ -16,8 +16,14 @@ let shownSeq = 0;
 let retryDelay = 0; // 0: the last request reached the server
 let inFlight = false;
 let deviceReady = false; // the chosen model's device reader has loaded
-const DEVICE_THROTTLE_MS = 40;
+// On the device a reading (5 ms here) fits in a frame: read live at most once a frame, so that
+// the answer to the last point drawn is usually on screen when the pen lifts.
+const DEVICE_THROTTLE_MS = 16;
 let again = false;
+// The drawings (as drawingKey writes them) whose device reading is in flight, and on screen: at
+// pen-up a drawing already read live, or being read, is not read again.
+let flightKey = "";
+let shownKey = "";
 
 // The device reader of each model, once loaded (or why not).
 const readers = new Map<string, Promise<DeviceReader>>();
@@ -62,22 +68,43 @@ export async function describeMode(): Promise<void> {
   }
 }
 
+function readsOnDevice(): boolean {
+  return state.mode === "digit" && !state.picture && !state.explainOn && deviceReady;
+}
+
+/** The drawing as the device reads it, and by which model: equal keys, equal answers. */
+function drawingKey(): string {
+  return `${modelSelect.value}\n${JSON.stringify(strokeDrawing())}`;
+}
+
 export function schedulePrediction(now: boolean): void {
   clearTimeout(pending);
   clearTimeout(retryTimer);
+  if (now && readsOnDevice()) {
+    // At pen-up: the live reading may already have read these very strokes (a pen lift adds no
+    // point), or be reading them now; its answer is the final one.
+    const key = drawingKey();
+    if (key === shownKey && !inFlight) {
+      readingState("done");
+      return;
+    }
+    if (key === flightKey && inFlight) {
+      again = false;
+      return;
+    }
+  }
   readingState("waiting");
   if (now) {
     // At pen-up the answer is wanted in this frame: no timer's delay before reading.
     predict();
     return;
   }
-  // On the device a reading takes a few milliseconds: read live, about every other frame.
-  const onDevice = state.mode === "digit" && !state.picture && !state.explainOn && deviceReady;
-  const throttle = onDevice ? DEVICE_THROTTLE_MS : THROTTLE_MS;
+  const throttle = readsOnDevice() ? DEVICE_THROTTLE_MS : THROTTLE_MS;
   pending = setTimeout(predict, Math.max(0, throttle - (performance.now() - lastSent)));
 }
 
 export function cancelPrediction(): void {
+  flightKey = shownKey = "";
   requestSeq++;
   shownSeq = requestSeq;
   clearTimeout(pending);
@@ -117,15 +144,20 @@ async function askDevice(): Promise<boolean> {
   lastSent = performance.now();
   const seq = ++requestSeq;
   const started = performance.now();
+  const key = drawingKey();
+  flightKey = key;
   let reading: DeviceReading;
   try {
     reading = await reader.read(strokeDrawing());
   } catch (error) {
     if (error instanceof DeviceRefusal) return false; // the server reads what the device cannot
     throw error;
+  } finally {
+    flightKey = "";
   }
   if (seq < shownSeq || !hasDrawing()) return true;
   shownSeq = seq;
+  shownKey = key;
   if (seq === requestSeq && !state.current && !again) readingState("done");
   if (errorText().startsWith("Cannot reach") || errorText().startsWith("The server is not ready")) hideError();
   const size = reader.card.preprocessing.size;
@@ -188,6 +220,7 @@ async function askServer(): Promise<void> {
   }
   hideError();
   if (!hasDrawing()) return; // cleared while the request was in flight
+  shownKey = ""; // a server's answer: the next pen-up reads on the device again
   showAnswer(answer);
 }
 

@@ -35,6 +35,34 @@ def test_digit_mode_reads_on_the_device(device_page: Any) -> None:
     assert asked == []  # no server round trip
 
 
+def test_a_drawing_read_live_is_not_read_again_at_pen_up(device_page: Any) -> None:
+    """At a person's pace the live reading has read the last point before the pen lifts: the
+    answer on screen is the final one, and pen-up only says so. Drawing on after that reads again."""
+    box = device_page.get_by_test_id("canvas").bounding_box()
+    stroke = [(box["x"] + box["width"] * 0.5, box["y"] + box["height"] * (0.1 + 0.08 * i)) for i in range(11)]
+    device_page.mouse.move(*stroke[0])
+    device_page.mouse.down()
+    for point in stroke[1:]:
+        device_page.wait_for_timeout(16)
+        device_page.mouse.move(*point)
+    # Read live, the pen still down (not "done" until it lifts).
+    device_page.wait_for_function("() => document.querySelector('[data-testid=prediction]').textContent === '1'")
+    device_page.wait_for_timeout(100)  # a live reading of the last point, if one was still to come
+    assert device_page.evaluate("() => document.body.dataset.reading") == "waiting"
+    device_page.evaluate(
+        """() => { window.__changes = 0;
+        new MutationObserver(() => window.__changes++).observe(
+          document.querySelector('[data-testid=status]'), {childList: true, characterData: true, subtree: true}); }"""
+    )
+    device_page.mouse.up()
+    device_page.wait_for_function("() => document.body.dataset.reading === 'done'", timeout=5000)
+    device_page.wait_for_timeout(100)
+    assert device_page.evaluate("() => window.__changes") == 0  # no second reading of the same strokes
+    # A new stroke is a new drawing: read, and shown.
+    draw_strokes(device_page, [[(box["width"] * 0.2, box["height"] * 0.3), (box["width"] * 0.8, box["height"] * 0.3)]])
+    device_page.wait_for_function("() => document.body.dataset.reading === 'done' && window.__changes > 0")
+
+
 def test_why_and_pictures_still_ask_the_server(device_page: Any) -> None:
     device_page.get_by_test_id("explain").click()
     draw(device_page, 3)
