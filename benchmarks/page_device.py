@@ -36,8 +36,9 @@ PERSON_PACE_MS = 16  # a pointer event per 60 Hz frame, as a pen or a finger sen
 
 
 def draw_digit(page: Any, box: dict[str, float], digit: int, seed: int, pace_ms: int = 0) -> None:
-    """With `pace_ms`, that long between pointer events (and before the pen lifts); without, as
-    fast as the browser takes them."""
+    """With `pace_ms`, that long between pointer events, and between the last one and the pen
+    lifting (a pen sends events at its rate until it leaves the glass); without, as fast as the
+    browser takes them, the pen lifting at once."""
     from strokes import digit_strokes
 
     for path in digit_strokes(digit, box["width"], seed=seed, margin=0.06):
@@ -56,7 +57,10 @@ def last_latency(page: Any) -> float:
     """Pen-up to the frame that paints the final answer; 0 when it was painted before the pen
     lifted (the page read the last point live)."""
     page.wait_for_function("() => window.__marks.length > 0 && document.body.dataset.reading === 'done'")
-    page.wait_for_timeout(30)  # a late answer would add a mark
+    # The frame after "done" has run the paint marks of whatever changed by then; a late answer
+    # would add one more.
+    page.evaluate("() => new Promise((resolve) => requestAnimationFrame(() => resolve(null)))")
+    page.wait_for_timeout(30)
     return float(page.evaluate("() => Math.max(0, window.__marks[window.__marks.length - 1] - window.__up)"))
 
 

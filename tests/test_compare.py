@@ -2,10 +2,14 @@
 
 from __future__ import annotations
 
+import shutil
+from pathlib import Path
+
 import numpy as np
 
 from digitrec.learning.compare import BETTER, NOT_BETTER, judge
-from digitrec.learning.finetune import split_by_time
+from digitrec.learning.finetune import calibrate_candidate, split_by_time
+from digitrec.reading.card import METADATA_FILE, ONNX_FILE, WEIGHTS_FILE, ModelCard, resolve_model
 
 
 def test_the_newest_share_of_each_folder_is_held_out() -> None:
@@ -53,3 +57,17 @@ def test_a_ten_class_model_leaves_not_a_digit_out() -> None:
     assert within_classes((images[:2], np.array([10, 1]), images[2:3], np.array([10])), eleven)[1] == 0
     with pytest.raises(DataError, match="none of these corrections"):
         within_classes((images[:1], np.array([10]), images[1:1], np.array([], int)), ten)
+
+
+def test_a_candidate_that_cannot_be_calibrated_says_so(tmp_path: Path, data_dir: Path) -> None:
+    """Without the held-out writers to calibrate on, the candidate keeps the tuned model's
+    calibration, and a note says so (finetune then refuses to call it better)."""
+    candidate = tmp_path / "candidate"
+    candidate.mkdir()
+    for name in (METADATA_FILE, ONNX_FILE, WEIGHTS_FILE):
+        shutil.copy(resolve_model("cnn") / name, candidate / name)
+    before = ModelCard.load(candidate).calibration
+    (tmp_path / "no-pendigits").mkdir()
+    notes = calibrate_candidate(candidate, data_dir, tmp_path / "no-pendigits")
+    assert len(notes) == 1 and "calibration kept from the tuned model" in notes[0]
+    assert ModelCard.load(candidate).calibration == before

@@ -4,12 +4,21 @@ conditions each has, so that the report says what costs the number reader its mi
 from __future__ import annotations
 
 import random
+from itertools import pairwise
 from pathlib import Path
 
 import numpy as np
+import pytest
 
 from digitrec.learning.data import held_out_writers
-from digitrec.learning.numbers_eval import CONDITIONS, SMALL, THICK_PEN, evaluate_numbers, written_number
+from digitrec.learning.numbers_eval import (
+    CONDITIONS,
+    SMALL,
+    THICK_PEN,
+    NumbersReport,
+    evaluate_numbers,
+    written_number,
+)
 from digitrec.reading.reader import Reader
 
 
@@ -31,11 +40,34 @@ def test_each_number_says_which_hard_conditions_it_has(pendigits_dir: Path) -> N
         if "thick pen" not in conditions:
             # The ink spans at least 0.85 of the line's height (each digit drawn 0.85-1.15 of it).
             assert pen <= THICK_PEN * height / 0.85
+        # Each digit's strokes, left to right: the gaps between neighbours' boxes against the pen
+        # (coordinates are rounded to 0.1 px).
+        starts = np.cumsum([0] + [len(d.strokes) for d in chosen])
+        xs = [np.concatenate([np.asarray(s) for s in drawing.strokes[a:b]])[:, 0] for a, b in pairwise(starts)]
+        gaps = [float(right.min() - left.max()) for left, right in pairwise(xs)]
+        if "touching" in conditions:
+            assert min(gaps) < pen + 0.2
+        else:
+            assert min(gaps) >= pen - 0.2
         if "lifted 4/5" in conditions:
             assert {4, 5} & {d.label for d in chosen}
         if "small" in conditions:
             assert height < SMALL * 1.65  # a digit 1.15 of the line, the wave 0.5 more
     assert seen == set(CONDITIONS), seen  # 60 numbers meet every condition, and some none
+
+
+def test_the_report_counts_each_number_once_per_condition_it_has() -> None:
+    report = NumbersReport(3)
+    report.add(("touching", "thick pen"), {"strokes": True, "picture": False})
+    report.add(("thick pen",), {"strokes": False, "picture": False})
+    report.add(("neat",), {"strokes": True, "picture": True})
+    figures = report.as_dict()
+    assert (figures["strokes_accuracy"], figures["picture_accuracy"]) == (round(2 / 3, 4), round(1 / 3, 4))
+    parts = figures["by_condition"]
+    assert parts["touching"] == {"n": 1, "strokes_accuracy": 1.0, "picture_accuracy": 0.0}
+    assert parts["thick pen"] == {"n": 2, "strokes_accuracy": 0.5, "picture_accuracy": 0.0}
+    assert parts["neat"] == {"n": 1, "strokes_accuracy": 1.0, "picture_accuracy": 1.0}
+    assert parts["small"]["n"] == parts["lifted 4/5"]["n"] == 0
 
 
 def test_the_report_breaks_the_figures_down_by_condition(reader: Reader, pendigits_dir: Path) -> None:
@@ -47,6 +79,14 @@ def test_the_report_breaks_the_figures_down_by_condition(reader: Reader, pendigi
     for part in parts.values():
         for road in ("strokes_accuracy", "picture_accuracy"):
             assert 0.0 <= part[road] <= 1.0
-    # Every number is counted once in the whole and once per condition it has.
-    hard = [name for name in CONDITIONS if name != "neat"]
-    assert max(parts[name]["n"] for name in hard) <= 12 - neat
+
+
+@pytest.mark.slow
+def test_the_shipped_cnn_reads_numbers_as_docs_models_says(reader: Reader, pendigits_dir: Path) -> None:
+    """docs/models.md: 79.0% as strokes and 67.0% as pictures (floors a point under, for the last
+    digit of another machine's float), and 25 of the 26 neat numbers both ways (measured 2026-12-06)."""
+    figures = evaluate_numbers(reader, pendigits_dir=pendigits_dir).as_dict()
+    print({k: v for k, v in figures.items() if k != "misread"})
+    assert figures["strokes_accuracy"] >= 0.78 and figures["picture_accuracy"] >= 0.66
+    neat = figures["by_condition"]["neat"]  # type: ignore[index]
+    assert neat["strokes_accuracy"] >= 0.95 and neat["picture_accuracy"] >= 0.95

@@ -87,6 +87,12 @@ function show(answer: any): void {
   );
 }
 
+/** Say the verdict on screen once more: its region (aria-live, aria-atomic) was busy while the
+ * pen moved, and at pen-up an answer read live is already the final one, so nothing else changes. */
+export function announceVerdict(): void {
+  confidenceOut.textContent = confidenceOut.textContent;
+}
+
 export function drawSeen(rows: number[][], heatmap: number[][] | null): void {
   const image = seen.createImageData(28, 28);
   for (let y = 0; y < 28; y++) {

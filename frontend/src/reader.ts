@@ -1,7 +1,7 @@
 // Asking for a reading: on the device when it can (digit mode, strokes), else the server. One
 // request at a time: a slow reader gets the newest drawing next, not a queue of stale ones.
 import { drawingBody, strokeDrawing } from "./drawing";
-import { errorText, hideError, showAnswer, showError, showReadingMode } from "./layout";
+import { announceVerdict, errorText, hideError, showAnswer, showError, showReadingMode } from "./layout";
 import { loadDeviceReader, type DeviceReader } from "./reading/device";
 import { DeviceRefusal } from "./reading/render";
 import type { DeviceReading } from "./reading/road";
@@ -17,8 +17,10 @@ let retryDelay = 0; // 0: the last request reached the server
 let inFlight = false;
 let deviceReady = false; // the chosen model's device reader has loaded
 // On the device a reading (5 ms here) fits in a frame: read live at most once a frame, so that
-// the answer to the last point drawn is usually on screen when the pen lifts.
+// the answer to the last point drawn is usually on screen when the pen lifts; where a reading
+// takes longer (a slow phone), at most every other reading's time, so the ink keeps being drawn.
 const DEVICE_THROTTLE_MS = 16;
+let deviceReadingMs = 0; // the last device reading's own time
 let again = false;
 // The drawings (as drawingKey writes them) whose device reading is in flight, and on screen: at
 // pen-up a drawing already read live, or being read, is not read again.
@@ -73,8 +75,8 @@ function readsOnDevice(): boolean {
 }
 
 /** The drawing as the device reads it, and by which model: equal keys, equal answers. */
-function drawingKey(): string {
-  return `${modelSelect.value}\n${JSON.stringify(strokeDrawing())}`;
+function drawingKey(model: string = modelSelect.value): string {
+  return `${model}\n${JSON.stringify(strokeDrawing())}`;
 }
 
 export function schedulePrediction(now: boolean): void {
@@ -86,6 +88,7 @@ export function schedulePrediction(now: boolean): void {
     const key = drawingKey();
     if (key === shownKey && !inFlight) {
       readingState("done");
+      announceVerdict(); // the pen is up: the spoken region says the final answer
       return;
     }
     if (key === flightKey && inFlight) {
@@ -99,7 +102,7 @@ export function schedulePrediction(now: boolean): void {
     predict();
     return;
   }
-  const throttle = readsOnDevice() ? DEVICE_THROTTLE_MS : THROTTLE_MS;
+  const throttle = readsOnDevice() ? Math.max(DEVICE_THROTTLE_MS, 2 * deviceReadingMs) : THROTTLE_MS;
   pending = setTimeout(predict, Math.max(0, throttle - (performance.now() - lastSent)));
 }
 
@@ -133,7 +136,8 @@ async function predict(): Promise<void> {
 /** Read on the device; false where the server must (a picture, a number, "Why?", no reader). */
 async function askDevice(): Promise<boolean> {
   if (state.mode !== "digit" || state.picture || state.explainOn) return false;
-  const loading = deviceReader(modelSelect.value);
+  const model = modelSelect.value; // one name for the reader and the key, whatever is chosen meanwhile
+  const loading = deviceReader(model);
   if (loading === null) return false;
   let reader: DeviceReader;
   try {
@@ -144,7 +148,7 @@ async function askDevice(): Promise<boolean> {
   lastSent = performance.now();
   const seq = ++requestSeq;
   const started = performance.now();
-  const key = drawingKey();
+  const key = drawingKey(model);
   flightKey = key;
   let reading: DeviceReading;
   try {
@@ -154,6 +158,7 @@ async function askDevice(): Promise<boolean> {
     throw error;
   } finally {
     flightKey = "";
+    deviceReadingMs = performance.now() - started;
   }
   if (seq < shownSeq || !hasDrawing()) return true;
   shownSeq = seq;

@@ -50,14 +50,19 @@ def test_a_drawing_read_live_is_not_read_again_at_pen_up(device_page: Any) -> No
     device_page.wait_for_timeout(100)  # a live reading of the last point, if one was still to come
     assert device_page.evaluate("() => document.body.dataset.reading") == "waiting"
     device_page.evaluate(
-        """() => { window.__changes = 0;
-        new MutationObserver(() => window.__changes++).observe(
-          document.querySelector('[data-testid=status]'), {childList: true, characterData: true, subtree: true}); }"""
+        """() => { window.__changes = 0; window.__spoken = 0;
+        const watch = {childList: true, characterData: true, subtree: true};
+        new MutationObserver(() => window.__changes++).observe(document.querySelector('[data-testid=status]'), watch);
+        new MutationObserver(() => window.__spoken++).observe(document.querySelector('[data-testid=verdict]'), watch);
+        }"""
     )
     device_page.mouse.up()
     device_page.wait_for_function("() => document.body.dataset.reading === 'done'", timeout=5000)
     device_page.wait_for_timeout(100)
     assert device_page.evaluate("() => window.__changes") == 0  # no second reading of the same strokes
+    # The verdict's live region, busy while the pen moved, is written again: a screen reader says it.
+    assert device_page.evaluate("() => window.__spoken") >= 1
+    assert device_page.get_by_test_id("verdict").get_attribute("aria-busy") == "false"
     # A new stroke is a new drawing: read, and shown.
     draw_strokes(device_page, [[(box["width"] * 0.2, box["height"] * 0.3), (box["width"] * 0.8, box["height"] * 0.3)]])
     device_page.wait_for_function("() => document.body.dataset.reading === 'done' && window.__changes > 0")

@@ -176,7 +176,10 @@ def add_finetune(commands: Any, shared: dict[str, argparse.ArgumentParser]) -> N
         "weights that keeps within it is kept (default: 0.002, 0.2 points)",
     )
     tune.add_argument(
-        "--dry-run", action="store_true", help="one pass of 500 replayed MNIST images, to check the setup"
+        "--dry-run",
+        action="store_true",
+        help="one pass of 500 replayed MNIST images, to check the setup (the calibration and the comparison "
+        "still read their whole sets)",
     )
     tune.add_argument(
         "--serving-dir",

@@ -29,7 +29,7 @@ from torch import nn
 
 from digitrec.errors import DataError
 from digitrec.learning import checkpoint
-from digitrec.learning.compare import compare, measuring_sets
+from digitrec.learning.compare import NOT_BETTER, compare, measuring_sets
 from digitrec.learning.data import load_split, resolve_data_dir
 from digitrec.learning.evaluate import fit_calibration
 from digitrec.learning.tensors import split_validation
@@ -188,8 +188,11 @@ def finetune(config: FinetuneConfig) -> dict[str, Any]:
     if (source / PAIRS_FOLDER).is_dir():  # the number reader's pair reader, unchanged
         shutil.copytree(source / PAIRS_FOLDER, out / PAIRS_FOLDER, dirs_exist_ok=True)
     sets, notes = measuring_sets(corrections[2], corrections[3], data_dir, config.pendigits_dir)
-    notes += calibrate_candidate(out, data_dir, config.pendigits_dir)
-    comparison = compare(out, Path(config.served) if config.served else source, sets, notes)
+    uncalibrated = calibrate_candidate(out, data_dir, config.pendigits_dir)
+    comparison = compare(out, Path(config.served) if config.served else source, sets, notes + uncalibrated)
+    if uncalibrated:  # judged under another model's thresholds: `promote` must not serve it as it is
+        comparison["verdict"] = NOT_BETTER
+        comparison["reasons"].append("it was not calibrated for its own weights")
     written = ModelCard.load(out)
     written.comparison = comparison
     written.save(out)

@@ -28,7 +28,7 @@ NUMBERS_SEED = 2030  # used for nothing else
 THICK_PEN = 0.15
 SMALL = 40  # px: a digit under this is a few pen widths tall with any but the finest pen
 CONDITIONS = (
-    "touching",  # some gap is under 0.05 of the height: the digits touch or overlap
+    "touching",  # two neighbours' strokes come within a pen width: their ink touches or overlaps
     "lifted 4/5",  # a 4 or a 5 whose two strokes were lifted apart
     "thick pen",  # the pen is over THICK_PEN of the height
     "small",  # under SMALL px tall
@@ -61,7 +61,7 @@ def written_number(digits: Sequence[PenDigit], rng: random.Random) -> WrittenNum
         low, high = bounds(strokes)
         if index:
             gap = rng.choice([rng.uniform(-0.05, 0.05), rng.uniform(0.05, 0.3), rng.uniform(0.3, 1.0)])
-            touching |= gap < 0.05
+            touching |= gap * height < pen  # the boxes of the two digits' strokes, a pen apart at most
             x += gap * height
         lift = wave * math.sin(2 * math.pi * x / wavelength)
         placed += [s - low + [x, lift] for s in strokes]

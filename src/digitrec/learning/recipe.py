@@ -122,6 +122,7 @@ def finetune_config(config: RecipeConfig, base: Path, pieces: Path, out: Path) -
         data_dir=config.data_dir,
         lr=FINETUNE_LR,
         seed=config.seed,
+        pendigits_dir=config.pendigits_dir,
         command=f"digitrec finetune --model runs/cnn-base --extra-data runs/pieces --lr {FINETUNE_LR:g} "
         "--out runs/cnn-pieces",
     )
