@@ -4,7 +4,7 @@ import { drawingBody, strokeDrawing } from "./drawing";
 import { announceVerdict, errorText, hideError, showAnswer, showError, showReadingMode } from "./layout";
 import { loadDeviceReader, type DeviceReader } from "./reading/device";
 import { DeviceRefusal } from "./reading/render";
-import type { DeviceReading } from "./reading/road";
+import type { DeviceReading, StrokeDrawing } from "./reading/road";
 import { $, hasDrawing, readingState, RETRY_FIRST_MS, RETRY_MAX_MS, state, THROTTLE_MS } from "./state";
 
 const modelSelect = $<HTMLSelectElement>("model");
@@ -75,8 +75,8 @@ function readsOnDevice(): boolean {
 }
 
 /** The drawing as the device reads it, and by which model: equal keys, equal answers. */
-function drawingKey(model: string = modelSelect.value): string {
-  return `${model}\n${JSON.stringify(strokeDrawing())}`;
+function drawingKey(model: string = modelSelect.value, drawing: StrokeDrawing = strokeDrawing()): string {
+  return `${model}\n${JSON.stringify(drawing)}`;
 }
 
 export function schedulePrediction(now: boolean): void {
@@ -148,11 +148,12 @@ async function askDevice(): Promise<boolean> {
   lastSent = performance.now();
   const seq = ++requestSeq;
   const started = performance.now();
-  const key = drawingKey(model);
+  const drawing = strokeDrawing();
+  const key = drawingKey(model, drawing);
   flightKey = key;
   let reading: DeviceReading;
   try {
-    reading = await reader.read(strokeDrawing());
+    reading = await reader.read(drawing);
   } catch (error) {
     if (error instanceof DeviceRefusal) return false; // the server reads what the device cannot
     throw error;
