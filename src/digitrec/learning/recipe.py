@@ -10,7 +10,7 @@ from __future__ import annotations
 import shutil
 import tempfile
 import time
-from collections.abc import Callable
+from collections.abc import Callable, Mapping
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -113,19 +113,10 @@ def write_pieces(config: RecipeConfig, out: Path) -> None:
 
 
 def finetune_config(config: RecipeConfig, base: Path, pieces: Path, out: Path) -> FinetuneConfig:
-    small = {"epochs": 1, "replay": DRY_RUN_IMAGES} if config.dry_run else {}
-    return FinetuneConfig(
-        **small,  # type: ignore[arg-type]
-        model=str(base),
-        extra_data=[pieces],
-        out=out,
-        data_dir=config.data_dir,
-        lr=FINETUNE_LR,
-        seed=config.seed,
-        pendigits_dir=config.pendigits_dir,
-        command=f"digitrec finetune --model runs/cnn-base --extra-data runs/pieces --lr {FINETUNE_LR:g} "
-        "--out runs/cnn-pieces",
+    command = (
+        f"digitrec finetune --model runs/cnn-base --extra-data runs/pieces --lr {FINETUNE_LR:g} --out runs/cnn-pieces"
     )
+    return recipe_finetune(config, base, [pieces], out, command)
 
 
 def write_nondigits(config: RecipeConfig, out: Path) -> None:
@@ -134,9 +125,26 @@ def write_nondigits(config: RecipeConfig, out: Path) -> None:
 
 
 def not_a_digit_config(config: RecipeConfig, base: Path, extra: list[Path], out: Path) -> FinetuneConfig:
+    command = (
+        f"digitrec finetune --model runs/cnn-pieces --extra-data runs/pieces --extra-data runs/nondigits "
+        f"{NOT_A_DIGIT_FLAGS} --lr {FINETUNE_LR:g} --out {out}"
+    )
+    return recipe_finetune(config, base, extra, out, command, NOT_A_DIGIT_FINETUNE)
+
+
+def recipe_finetune(
+    config: RecipeConfig,
+    base: Path,
+    extra: list[Path],
+    out: Path,
+    command: str,
+    settings: Mapping[str, object] | None = None,
+) -> FinetuneConfig:
+    """A fine-tune step of the recipe: its own `settings` over FinetuneConfig's defaults, the
+    recipe's learning rate, seed and data, and a dry run's small sizes over all of them."""
     small = {"epochs": 1, "replay": DRY_RUN_IMAGES} if config.dry_run else {}
     return FinetuneConfig(
-        **{**NOT_A_DIGIT_FINETUNE, **small},  # type: ignore[arg-type]
+        **{**(settings or {}), **small},  # type: ignore[arg-type]
         model=str(base),
         extra_data=extra,
         out=out,
@@ -144,8 +152,7 @@ def not_a_digit_config(config: RecipeConfig, base: Path, extra: list[Path], out:
         lr=FINETUNE_LR,
         seed=config.seed,
         pendigits_dir=config.pendigits_dir,
-        command=f"digitrec finetune --model runs/cnn-pieces --extra-data runs/pieces --extra-data runs/nondigits "
-        f"{NOT_A_DIGIT_FLAGS} --lr {FINETUNE_LR:g} --out {out}",
+        command=command,
     )
 
 
