@@ -17,6 +17,8 @@ from benchmarks.common import ROOT, record, running_server
 OBSERVER = """
 () => {
   window.__marks = [];
+  if (window.__observing) return;  // once per page: a second observer would mark every change twice
+  window.__observing = true;
   const canvas = document.querySelector('[data-testid=canvas]');
   canvas.addEventListener('pointerup', () => { window.__up = performance.now(); }, true);
   window.__dom = [];
