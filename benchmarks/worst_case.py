@@ -77,6 +77,21 @@ def inline_worst(pen: float) -> bytes:
     return body
 
 
+def inline_png_worst(ruled: bool) -> bytes:
+    """The costliest PNGs read on the event loop: the largest inline canvas as a plain PNG under
+    INLINE_FORM_BYTES, either 300 dots (many marks to sort) or a ruled page with a digit (the
+    paper road: its printed lines found and taken off)."""
+    from digitrec.web.routes.prediction import INLINE_PIXELS
+
+    side = int(INLINE_PIXELS**0.5)
+    if ruled:
+        page = np.full((side, side), 250, dtype=np.uint8)
+        page[::20, :] = 120
+        page[side // 6 : 5 * side // 6, side // 2 - 20 : side // 2 + 10] = 10
+        return encoded(Image.fromarray(page), "PNG")
+    return dotted_png(side, 300)
+
+
 def bars_in_a_row(count: int, height: float = 100, pen: float = 8) -> dict[str, Any]:
     """Upright bars 0.35 of their height apart: every run of up to four could be one digit, the
     most candidates a number reading can have."""
@@ -206,6 +221,8 @@ def cases() -> list[Case]:
         image_case("GIF with 300 frames", "/api/predict", many_frames_gif()),
         Case("inline: 8 KiB of points, 640 canvas, pen 160 (on the loop)", "/api/predict", inline_worst(160)),
         Case("inline: 8 KiB of points, 640 canvas, pen 40 (on the loop)", "/api/predict", inline_worst(40)),
+        image_case("inline: PNG 640x640, 300 dots (on the loop)", "/api/predict", inline_png_worst(False)),
+        image_case("inline: PNG 640x640, ruled paper (on the loop)", "/api/predict", inline_png_worst(True)),
         Case("explain: true, canvas strokes", "/api/predict", as_json({**strokes_body(200, 280, 22), "explain": True})),
         # The second audit's (issue 24): each answered within the box's limits, or refused first.
         image_case("JPEG: 3,000 scans behind one junk byte", "/api/predict", junk_hidden_scans(1024, 3_000)),

@@ -74,9 +74,9 @@ def test_errors_come_back_as_the_library_s_own(box: Box) -> None:
 def test_a_decode_past_a_limit_is_killed_and_the_worker_replaced(limits: Limits, limit: str) -> None:
     box = Box(limits)
     try:
-        # A costly honest picture that the pre-checks let through: only the box stops it.
+        # The costliest honest picture that the pre-checks let through: only the box stops it.
         with pytest.raises(TooCostlyError, match=f"too costly to decode.*{limit}"):
-            box.decode(cmyk_photo(), BUDGET.max_pixels, BUDGET_DICT)
+            box.decode(cmyk_photo(2896), BUDGET.max_pixels, BUDGET_DICT)
         assert box.started == 1
         box.limits = Limits(workers=1)  # the next worker gets room enough
         assert box.decode(encoded(noise(32), "GIF"), BUDGET.max_pixels, BUDGET_DICT).shape[:2] == (32, 32)
@@ -86,7 +86,8 @@ def test_a_decode_past_a_limit_is_killed_and_the_worker_replaced(limits: Limits,
 
 
 def test_the_costliest_honest_picture_fits_the_default_limits(box: Box) -> None:
-    assert box.decode(cmyk_photo(), BUDGET.max_pixels, BUDGET_DICT).shape == (1024, 1024, 3)
+    # 2896x2896 in 18 progressive scans: 3.1 million 8x8 blocks, under the budget's 3.5 million.
+    assert box.decode(cmyk_photo(2896), BUDGET.max_pixels, BUDGET_DICT).shape == (724, 724, 3)
 
 
 def test_workers_are_locked_down(box: Box) -> None:
@@ -173,8 +174,11 @@ def peak_rss_mib(pid: int) -> float:
 def test_40_concurrent_corrections_of_a_big_cmyk_jpeg_stay_under_400_mib(
     monkeypatch: pytest.MonkeyPatch, tmp_path: Path
 ) -> None:
-    """The audit's 4.8 GiB: 40 corrections of a 4096x4096 progressive CMYK JPEG at once, on one
-    worker. The server holds only decoded pictures; each box worker its own capped heap."""
+    """The audit's 4.8 GiB: 40 corrections of a big progressive CMYK JPEG at once, on one worker.
+    The audit's 4096x4096 is refused before decoding now (6.3 million 8x8 blocks to decode, over
+    the budget's 3.5); the costliest one admitted, 2896x2896 (3.1 million, libjpeg holding 64 MiB
+    of coefficients), is decoded 40 times at once. The server holds only decoded pictures; each
+    box worker its own capped heap."""
     from concurrent.futures import ThreadPoolExecutor
 
     import httpx
@@ -184,8 +188,12 @@ def test_40_concurrent_corrections_of_a_big_cmyk_jpeg_stay_under_400_mib(
     monkeypatch.setenv("DIGITREC_DATABASE_URL", f"sqlite:///{tmp_path / 'feedback.db'}")
     monkeypatch.setenv("DIGITREC_FEEDBACK_RATE_LIMIT", "")
     url, process = start_server("--model", "seed-ann", log=tmp_path / "server.log")
-    photo = cmyk_photo()
+    photo = cmyk_photo(2896)
     try:
+        refused = httpx.post(
+            f"{url}/api/feedback", files={"image": ("photo.jpg", cmyk_photo(), "image/jpeg")}, data={"label": "1"}
+        )
+        assert refused.status_code == 413 and "too costly to decode" in refused.json()["detail"]
 
         def correct(_: int) -> tuple[int, str]:
             files = {"image": ("photo.jpg", photo, "image/jpeg")}

@@ -13,13 +13,20 @@ import sys
 import textwrap
 import zlib
 
+import httpx
 import numpy as np
 import pytest
 from fastapi.testclient import TestClient
 from PIL import Image, ImageDraw, ImageFile
 
 from digitrec.errors import TooLargeError
-from digitrec.reading.decode import BUDGET, decode_image, jpeg_scans, render_strokes
+from digitrec.reading.decode import BUDGET, decode_image, jpeg_cost, jpeg_scans, render_strokes
+
+
+def multipart_form(image: bytes, fields: dict[str, str]) -> tuple[bytes, str]:
+    """A multipart form as a client sends it (httpx encodes it): `image` and text fields."""
+    request = httpx.Request("POST", "http://digitrec", files={"image": ("drawing", image)}, data=fields)
+    return request.read(), request.headers["content-type"]
 
 
 def encoded(image: Image.Image, fmt: str, **options: object) -> bytes:
@@ -121,11 +128,27 @@ def test_scans_are_counted_from_the_markers() -> None:
     assert jpeg_scans(many_scan_jpeg(64, 1000), 32) == 33  # the count stops past the limit
 
 
+def test_a_jpeg_costs_the_8x8_blocks_of_each_scan() -> None:
+    """jpeg_cost adds up, scan by scan, the full-size blocks of the components each scan holds."""
+    grey = Image.fromarray(np.tile(np.arange(256, dtype=np.uint8), (64, 1)))  # 256x64: 32x8 blocks
+    assert jpeg_cost(encoded(grey, "JPEG"), 32) == (1, 256)
+    colour = grey.convert("RGB")
+    # 4:2:0: Y 256 blocks, Cb and Cr 64 each, in one interleaved scan.
+    assert jpeg_cost(encoded(colour, "JPEG", subsampling=2), 32) == (1, 384)
+    assert jpeg_cost(encoded(colour, "JPEG", subsampling=0), 32) == (1, 768)
+    scans, passes = jpeg_cost(encoded(colour, "JPEG", subsampling=0, progressive=True), 32)
+    assert scans > 1 and passes > scans * 256  # every scan covers at least one whole component
+    # The shipped budget reads a 4096x4096 progressive photo (4:2:0), refuses a progressive CMYK one.
+    photo = encoded(Image.new("RGB", (4096, 4096), (200, 180, 160)), "JPEG", progressive=True, subsampling=2)
+    assert jpeg_cost(photo, 32)[1] <= BUDGET.max_jpeg_block_passes < jpeg_cost(cmyk_photo(), 32)[1]
+
+
 @pytest.mark.usefixtures("nothing_decoded")
 @pytest.mark.parametrize(
     ("make", "message"),
     [
         (lambda: many_scan_jpeg(256, 200), "more than 32 scans"),
+        (lambda: cmyk_photo(), "too costly to decode: its 18 scans hold 6.3 million 8x8 blocks"),
         (lambda: dotted_png(2048, 10), "at most 1,048,576"),
         (lambda: encoded(noise(1500, 1), "GIF"), "at most 1,048,576"),
         (lambda: encoded(noise(1500), "WEBP", lossless=True), "at most 1,048,576"),
@@ -133,7 +156,7 @@ def test_scans_are_counted_from_the_markers() -> None:
         (lambda: bmp_header(30_000, 30_000), "too many pixels"),
         (lambda: encoded(Image.new("L", (5000, 5000)), "JPEG"), "at most 16,777,216"),
     ],
-    ids=["jpeg-scans", "png", "gif", "webp", "bmp-bomb", "bmp-pillow-bomb", "jpeg-too-big"],
+    ids=["jpeg-scans", "jpeg-blocks", "png", "gif", "webp", "bmp-bomb", "bmp-pillow-bomb", "jpeg-too-big"],
 )
 def test_over_budget_images_are_refused_before_decoding(make: object, message: str) -> None:
     with pytest.raises(TooLargeError, match=message):
@@ -213,11 +236,18 @@ def test_too_many_points_are_refused_before_the_json_is_parsed(
     assert "points" in response.json()["detail"] and "are accepted" in response.json()["detail"]
 
 
-def test_only_the_page_sized_strokes_are_read_on_the_event_loop(client: TestClient) -> None:
-    """routes/prediction.py reads on the loop only small JSON strokes on a small canvas, without
-    `explain`; every other request goes to a reading thread, and both answer alike."""
+def test_only_page_sized_drawings_are_read_on_the_event_loop(client: TestClient) -> None:
+    """routes/prediction.py reads on the loop only a small body (JSON strokes or a form) holding
+    strokes on a small canvas or a small plain PNG, without `explain`; every other request goes
+    to a reading thread, and both answer alike."""
     from digitrec.web import schemas
-    from digitrec.web.routes.prediction import INLINE_BYTES, INLINE_PIXELS, cheap, small_json
+    from digitrec.web.routes.prediction import (
+        INLINE_BYTES,
+        INLINE_FORM_BYTES,
+        INLINE_PIXELS,
+        inline_drawing,
+        small_body,
+    )
     from digitrec.web.settings import Settings
     from digitrec.web.submission import Posted, read_submission
 
@@ -226,14 +256,38 @@ def test_only_the_page_sized_strokes_are_read_on_the_event_loop(client: TestClie
         posted = Posted(json.dumps(body).encode(), "application/json")
         return posted, read_submission(posted, Settings(), schemas.PredictOptions, schemas.PredictRequest, False)
 
+    def form(image: bytes, **fields: str) -> object:
+        body, content_type = multipart_form(image, fields)
+        posted = Posted(body, content_type)
+        assert small_body(posted)
+        return read_submission(posted, Settings(), schemas.PredictOptions, schemas.PredictRequest, False)
+
     posted, page = submission()
-    assert small_json(posted) and cheap(page)
-    assert not cheap(submission(explain=True)[1])
+    assert small_body(posted) and inline_drawing(page) is not None
+    assert inline_drawing(submission(explain=True)[1]) is None
     side = int(INLINE_PIXELS**0.5)
-    assert cheap(submission(width=side, height=side)[1]) and not cheap(submission(width=side + 1, height=side)[1])
-    assert not small_json(Posted(b" " * (INLINE_BYTES + 1), "application/json"))
-    assert not small_json(Posted(posted.body, "multipart/form-data; boundary=x"))
+    assert inline_drawing(submission(width=side, height=side)[1]) is not None
+    assert inline_drawing(submission(width=side + 1, height=side)[1]) is None
+    assert not small_body(Posted(b" " * (INLINE_BYTES + 1), "application/json"))
+    assert not small_body(Posted(b" " * (INLINE_FORM_BYTES + 1), "multipart/form-data; boundary=x"))
+    assert not small_body(Posted(posted.body, "text/plain"))
+    canvas = np.zeros((side, side), np.uint8)
+    canvas[100:500, 300:340] = 255
+    decoded = inline_drawing(form(encoded(Image.fromarray(canvas), "PNG")))
+    assert isinstance(decoded, np.ndarray) and np.array_equal(decoded, canvas)
+    assert inline_drawing(form(encoded(Image.fromarray(canvas), "PNG"), explain="true")) is None
+    wider = np.zeros((side, side + 1), np.uint8)
+    assert inline_drawing(form(encoded(Image.fromarray(wider), "PNG"))) is None
+    palette = Image.fromarray(canvas).convert("P")  # not a plain PNG: decoded in the box, in a thread
+    assert inline_drawing(form(encoded(palette, "PNG"))) is None
+    assert inline_drawing(form(encoded(Image.fromarray(canvas), "JPEG"))) is None
     on_loop = client.post("/api/predict", content=posted.body, headers={"content-type": "application/json"}).json()
     wide = {**json.loads(posted.body), "width": side + 1}  # the same strokes, read in a thread
     in_thread = client.post("/api/predict", json=wide).json()
     assert on_loop["digit"] == in_thread["digit"] and on_loop["verdict"] == in_thread["verdict"]
+    png = encoded(Image.fromarray(canvas), "PNG")
+    files = {"image": ("drawing.png", png, "image/png")}
+    png_on_loop = client.post("/api/predict", files=files).json()
+    png_in_thread = client.post("/api/predict", files=files, data={"explain": "true"}).json()
+    assert png_on_loop["digit"] == png_in_thread["digit"] and png_on_loop["verdict"] == png_in_thread["verdict"]
+    assert png_on_loop["probabilities"] == png_in_thread["probabilities"]

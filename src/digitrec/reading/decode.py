@@ -48,6 +48,12 @@ class Budget:
     # Each scan of a JPEG is a full pass over the image: 27k tiny scans in 1 MB took 32 s.
     # Progressive JPEGs from cameras and browsers have 10 or fewer.
     max_jpeg_scans: int = 32
+    # What a JPEG's decode costs: libjpeg's entropy decoder visits every 8x8 block of each
+    # component in each scan, at full size whatever the output scale (`jpeg_cost`), about 33 ns a
+    # block here plus ~23 ns a byte of entropy data. 3.5 million keeps libjpeg within ~165 ms for
+    # any body under 2 MB: a 4096x4096 progressive photo (4:2:0, 10 scans: 2.1 M) is read, a
+    # progressive CMYK one (18 scans: 6.3 M, 200-250 ms) is refused.
+    max_jpeg_block_passes: int = 3_500_000
     # PNG chunks: the first filter against a file of thousands of chunks that Pillow reads one
     # by one (2,000 iCCP chunks, each inflating to 1 MB, took 4.3 s). Encoders write one IDAT per
     # 8-64 kB and a handful of ancillary chunks; Pillow inflates iCCP, zTXt and iTXt.
@@ -160,16 +166,13 @@ def _check_size(image: Image.Image, declared_limit: int, budget: Budget) -> None
 
 def precheck(data: bytes, budget: Budget = BUDGET) -> None:
     """The cheap first filter, on the bytes alone (nothing is inflated or decoded): too many PNG
-    chunks, too many JPEG scans, an RLE-compressed BMP. Its cost is bounded by the caps it
+    chunks, a JPEG of too many scans or 8x8 blocks to decode, an RLE-compressed BMP. Its cost is bounded by the caps it
     checks (each walk stops past its cap). The box's hard limits bound the decode whatever this
     lets through."""
     if data.startswith(b"\x89PNG\r\n\x1a\n"):
         png_chunks(data, budget)
-    elif data.startswith(b"\xff\xd8") and jpeg_scans(data, budget.max_jpeg_scans) > budget.max_jpeg_scans:
-        raise TooLargeError(
-            f"the JPEG has more than {budget.max_jpeg_scans} scans (each one a pass over the whole image); "
-            "save it again as a baseline or ordinary progressive JPEG"
-        )
+    elif data.startswith(b"\xff\xd8"):
+        jpeg_within_budget(data, budget)
     elif data.startswith(b"BM") and bmp_compression(data) in (1, 2):
         # Pillow decodes RLE8/RLE4 BMPs in pure Python, a call per run (1-pixel runs: 0.29 s);
         # no canvas or phone writes them.
@@ -211,11 +214,39 @@ def png_chunks(data: bytes, budget: Budget = BUDGET) -> None:
         position += 12 + length
 
 
+def jpeg_within_budget(data: bytes, budget: Budget) -> None:
+    scans, passes = jpeg_cost(data, budget.max_jpeg_scans)
+    if scans > budget.max_jpeg_scans:
+        raise TooLargeError(
+            f"the JPEG has more than {budget.max_jpeg_scans} scans (each one a pass over the whole image); "
+            "save it again as a baseline or ordinary progressive JPEG"
+        )
+    if passes > budget.max_jpeg_block_passes:
+        raise TooLargeError(
+            f"the JPEG is too costly to decode: its {scans} scans hold {passes / 1e6:.1f} million 8x8 blocks, "
+            f"at most {budget.max_jpeg_block_passes / 1e6:.1f} million are decoded; send it smaller, "
+            "or saved again as a baseline JPEG"
+        )
+
+
 def jpeg_scans(data: bytes, limit: int) -> int:
-    """The number of scans (SOS markers) in a JPEG, counted up to `limit + 1`, from its markers
-    as libjpeg reads them: no pixel is decoded. A damaged file stops the count; libjpeg then
-    reports it. A first filter only: the box's CPU limit bounds a decode whatever this says."""
-    count, position, end = 0, 2, len(data)
+    """The number of scans (SOS markers) in a JPEG, counted up to `limit + 1`."""
+    return jpeg_cost(data, limit)[0]
+
+
+# Start-of-frame markers (every coding process; not DHT 0xC4, JPG 0xC8 or DAC 0xCC).
+SOF_MARKERS = frozenset(range(0xC0, 0xD0)) - {0xC4, 0xC8, 0xCC}
+
+
+def jpeg_cost(data: bytes, limit: int) -> tuple[int, int]:
+    """(scans, block passes) of a JPEG, from its markers as libjpeg reads them: no pixel is
+    decoded. Scans are counted up to `limit + 1`. A block pass is one 8x8 block of one component
+    in one scan: libjpeg's entropy decoder visits every block of each component a scan holds,
+    at full size whatever the scale it outputs, so this is what a decode costs (a progressive
+    CMYK 4096x4096 in 18 scans: 5.5 million, 200 ms). A damaged file stops the walk; libjpeg
+    then reports it. A first filter only: the box's CPU limit bounds a decode whatever this says."""
+    count, passes, position, end = 0, 0, 2, len(data)
+    blocks: dict[int, int] = {}  # component id -> its 8x8 blocks, from the frame header
     while position + 4 <= end and count <= limit:
         if data[position] != 0xFF:
             # libjpeg's next_marker() skips any bytes up to the next 0xFF (it only warns of
@@ -233,14 +264,38 @@ def jpeg_scans(data: bytes, limit: int) -> int:
         if 0xD0 <= marker <= 0xD7 or marker == 0x01:  # markers without a length
             position += 2
             continue
+        segment = data[position + 4 : position + 2 + int.from_bytes(data[position + 2 : position + 4], "big")]
         position += 2 + int.from_bytes(data[position + 2 : position + 4], "big")
-        if marker == 0xDA:
+        if marker in SOF_MARKERS:
+            blocks = frame_blocks(segment)
+        elif marker == 0xDA:
             count += 1
+            in_scan = segment[1 : 1 + 2 * segment[0] : 2] if segment else b""
+            passes += sum(blocks.get(component, 0) for component in in_scan)
             found = JPEG_MARKER.search(data, position)  # skip the scan's entropy-coded data
             if found is None:
                 break
             position = found.start()
-    return count
+    return count, passes
+
+
+def frame_blocks(segment: bytes) -> dict[int, int]:
+    """Each component's 8x8 blocks at full size, from a start-of-frame segment (after its
+    length): precision, height, width, then id, sampling factors and table of each component."""
+    if len(segment) < 6:
+        return {}
+    height, width, components = int.from_bytes(segment[1:3], "big"), int.from_bytes(segment[3:5], "big"), segment[5]
+    fields = [segment[6 + 3 * i : 9 + 3 * i] for i in range(components) if len(segment) >= 9 + 3 * i]
+    if not fields:
+        return {}
+    h_max = max(f[1] >> 4 for f in fields) or 1
+    v_max = max(f[1] & 15 for f in fields) or 1
+
+    def up(a: int, b: int) -> int:  # a / b rounded up
+        return -(-a // b)
+
+    # A component sampled at h/h_max across and v/v_max down, in blocks of 8x8.
+    return {f[0]: up(up(width * (f[1] >> 4), h_max), 8) * up(up(height * (f[1] & 15), v_max), 8) for f in fields}
 
 
 def _readable_mode(image: Image.Image) -> Image.Image:

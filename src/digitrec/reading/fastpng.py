@@ -27,9 +27,17 @@ STORED_BLOCK = 65_535  # the largest stored deflate block
 ZLIB_HEADER = b"\x78\x01"  # deflate, 32 kB window, no dictionary, header check bits valid
 
 
+def png_pixels(data: bytes) -> int:
+    """The pixels a PNG's header declares, from its first 33 bytes; 0 for anything else."""
+    if len(data) < 33 or not data.startswith(SIGNATURE) or data[8:16] != b"\x00\x00\x00\x0dIHDR":
+        return 0
+    width, height = struct.unpack(">II", data[16:24])
+    return int(width * height)
+
+
 def decode_plain_png(data: bytes, max_pixels: int) -> np.ndarray | None:
     """(H, W) or (H, W, C) uint8 pixels, or None when the PNG is not one this decodes."""
-    if len(data) < 33 or not data.startswith(SIGNATURE) or data[8:16] != b"\x00\x00\x00\x0dIHDR":
+    if not png_pixels(data):
         return None
     width, height = struct.unpack(">II", data[16:24])
     if width * height > max_pixels:

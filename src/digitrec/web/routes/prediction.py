@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import dataclasses
 import time
 from typing import Any
 
@@ -10,8 +11,9 @@ from fastapi import APIRouter, Request
 from fastapi.responses import PlainTextResponse, Response
 
 from digitrec.errors import InputError
-from digitrec.reading.decode import rgba_bytes_to_image
+from digitrec.reading.decode import decode_fast, rgba_bytes_to_image
 from digitrec.reading.explain import explain
+from digitrec.reading.fastpng import png_pixels
 from digitrec.reading.reader import Strokes
 from digitrec.web import schemas
 from digitrec.web.answers import ERRORS, JSON_ERRORS, answer, reading_body
@@ -36,34 +38,45 @@ SEED_SHAPE = "expected the canvas's RGBA bytes as an array or an index-keyed obj
 async def predict(request: Request, settings: SettingsDep, registry: RegistryDep, metrics: MetricsDep) -> Response:
     started = time.perf_counter()
     body = await posted(request)
-    if not small_json(body):
-        return await off_loop(request, predict_now, body, settings, registry, metrics, started)
-    submission = read_submission(body, settings, schemas.PredictOptions, schemas.PredictRequest, many=False)
-    if cheap(submission):
-        return answer_reading(submission, registry, metrics, started)
-    return await off_loop(request, answer_reading, submission, registry, metrics, started)
+    if small_body(body):
+        submission = read_submission(body, settings, schemas.PredictOptions, schemas.PredictRequest, many=False)
+        drawing = inline_drawing(submission)
+        if drawing is not None:
+            return answer_reading(dataclasses.replace(submission, drawings=[drawing]), registry, metrics, started)
+        return await off_loop(request, answer_reading, submission, registry, metrics, started)
+    return await off_loop(request, predict_now, body, settings, registry, metrics, started)
 
 
-# The page's own drawings are read on the event loop: the hop to a reading thread and back cost
-# one worker a third of its requests/s (BENCHMARKS.md). Only a JSON body of at most INLINE_BYTES
-# (parsed and validated here: ~0.3 ms) holding strokes on a canvas of at most INLINE_PIXELS,
-# without `explain`: such a reading took at most 2.5-4 ms, median, whatever its points and pen
-# within those bounds (`python -m benchmarks worst-case`). Anything else is read in a thread.
+# The page's own drawings, and canvas PNGs of the same size, are read on the event loop: the hop
+# to a reading thread and back cost one worker a third of its requests/s, and two workers a
+# sixth for the canvas PNG (BENCHMARKS.md). Only a body of at most INLINE_BYTES of JSON or
+# INLINE_FORM_BYTES of form (parsed and validated here: 0.03-0.3 ms), without `explain`, holding
+# strokes on a canvas of at most INLINE_PIXELS or a PNG of at most INLINE_PIXELS that fastpng
+# decodes (a plain PNG: libdeflate inflates at most the pixels its header declares, and stops).
+# Such a reading took at most 2.5-4 ms, median, whatever its points, pen or pixels within those
+# bounds (`python -m benchmarks worst-case`). Anything else is read in a thread.
 INLINE_BYTES = 8 * 1024
+INLINE_FORM_BYTES = 64 * 1024
 INLINE_PIXELS = 640 * 640
 
 
-def small_json(body: Posted) -> bool:
-    return len(body.body) <= INLINE_BYTES and body.media_type == "application/json"
+def small_body(body: Posted) -> bool:
+    if body.media_type == "application/json":
+        return len(body.body) <= INLINE_BYTES
+    return body.media_type == "multipart/form-data" and len(body.body) <= INLINE_FORM_BYTES
 
 
-def cheap(submission: Submission) -> bool:
+def inline_drawing(submission: Submission) -> Strokes | np.ndarray | None:
+    """The drawing, ready to read on the loop: strokes on a small canvas, or a small plain PNG
+    decoded here; None when it must be read in a thread."""
     drawing = submission.drawings[0]
-    return (
-        isinstance(drawing, Strokes)
-        and drawing.width * drawing.height <= INLINE_PIXELS
-        and not submission.options.explain
-    )
+    if submission.options.explain:
+        return None
+    if isinstance(drawing, Strokes):
+        return drawing if drawing.width * drawing.height <= INLINE_PIXELS else None
+    if isinstance(drawing, bytes) and 0 < png_pixels(drawing) <= INLINE_PIXELS:
+        return decode_fast(drawing, INLINE_PIXELS)  # None: not a plain PNG, for the box
+    return None
 
 
 def predict_now(body: Posted, settings: Settings, registry: Registry, metrics: Metrics, started: float) -> Response:
