@@ -233,6 +233,8 @@ def cases() -> list[Case]:
         image_case("GIF with 2 MB of comments", "/api/predict", commented_gif()),
         image_case("progressive CMYK JPEG 4096x4096", "/api/predict", cmyk_photo()),
         correction_case("progressive CMYK JPEG 4096x4096 -> /api/feedback", cmyk_photo()),
+        image_case("progressive CMYK JPEG 2896x2896 (the costliest admitted)", "/api/predict", cmyk_photo(2896)),
+        correction_case("progressive CMYK JPEG 2896x2896 -> /api/feedback", cmyk_photo(2896)),
         Case("pixels: 1,000,000 values", "/api/predict", as_json({"pixels": [[0] * 1000] * 1000})),
         Case(
             "pixels: batch of two 500x1018",
@@ -439,7 +441,7 @@ LOOPED = (
     "JPEG: 2 MB of scans behind one junk byte",
     "palette PNG, 1,900 iCCP chunks",
     "pixels: 1,000,000 values",
-    "progressive CMYK JPEG 4096x4096 -> /api/feedback",
+    "progressive CMYK JPEG 2896x2896 -> /api/feedback",
     "noisy JPEG under 2 MB",
 )
 
