@@ -65,9 +65,9 @@ def strokes_body(points: int, side: int = 4096, line: float = 4096, seed: int = 
 def inline_worst(pen: float) -> bytes:
     """The costliest drawing read on the event loop (routes/prediction.py): as many integer points
     as INLINE_BYTES of JSON hold, a random walk on the largest inline canvas, with pen `pen`."""
-    from digitrec.web.routes.prediction import INLINE_BYTES, INLINE_PIXELS
+    from digitrec.web.routes.prediction import INLINE_BYTES, INLINE_SIDE
 
-    side = int(INLINE_PIXELS**0.5)
+    side = INLINE_SIDE
     walk = np.cumsum(np.random.default_rng(0).normal(0, side / 60, (INLINE_BYTES // 5, 2)), axis=0) + side / 2
     points = np.clip(walk, side * 0.3, side * 0.7).round().astype(int).tolist()
     body = as_json({"strokes": [points], "width": side, "height": side, "line_width": pen})
@@ -81,9 +81,9 @@ def inline_png_worst(ruled: bool) -> bytes:
     """The costliest PNGs read on the event loop: the largest inline canvas as a plain PNG under
     INLINE_FORM_BYTES, either 300 dots (many marks to sort) or a ruled page with a digit (the
     paper road: its printed lines found and taken off)."""
-    from digitrec.web.routes.prediction import INLINE_PIXELS
+    from digitrec.web.routes.prediction import INLINE_SIDE
 
-    side = int(INLINE_PIXELS**0.5)
+    side = INLINE_SIDE
     if ruled:
         page = np.full((side, side), 250, dtype=np.uint8)
         page[::20, :] = 120

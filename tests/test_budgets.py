@@ -20,7 +20,7 @@ from fastapi.testclient import TestClient
 from PIL import Image, ImageDraw, ImageFile
 
 from digitrec.errors import TooLargeError
-from digitrec.reading.decode import BUDGET, decode_image, jpeg_cost, jpeg_scans, render_strokes
+from digitrec.reading.decode import BUDGET, MAX_JPEG_MARKERS, decode_image, jpeg_cost, jpeg_scans, render_strokes
 
 
 def multipart_form(image: bytes, fields: dict[str, str]) -> tuple[bytes, str]:
@@ -129,18 +129,60 @@ def test_scans_are_counted_from_the_markers() -> None:
 
 
 def test_a_jpeg_costs_the_8x8_blocks_of_each_scan() -> None:
-    """jpeg_cost adds up, scan by scan, the full-size blocks of the components each scan holds."""
+    """jpeg_cost adds up, scan by scan, the full-size blocks libjpeg decodes for the components
+    each scan holds: a component's own blocks, or whole MCUs for several at once."""
     grey = Image.fromarray(np.tile(np.arange(256, dtype=np.uint8), (64, 1)))  # 256x64: 32x8 blocks
-    assert jpeg_cost(encoded(grey, "JPEG"), 32) == (1, 256)
+    assert jpeg_cost(encoded(grey, "JPEG"), 32)[:2] == (1, 256)
     colour = grey.convert("RGB")
     # 4:2:0: Y 256 blocks, Cb and Cr 64 each, in one interleaved scan.
-    assert jpeg_cost(encoded(colour, "JPEG", subsampling=2), 32) == (1, 384)
-    assert jpeg_cost(encoded(colour, "JPEG", subsampling=0), 32) == (1, 768)
-    scans, passes = jpeg_cost(encoded(colour, "JPEG", subsampling=0, progressive=True), 32)
-    assert scans > 1 and passes > scans * 256  # every scan covers at least one whole component
+    assert jpeg_cost(encoded(colour, "JPEG", subsampling=2), 32)[:2] == (1, 384)
+    assert jpeg_cost(encoded(colour, "JPEG", subsampling=0), 32)[:2] == (1, 768)
+    # 4:2:0 at 17x17: MCUs of 16x16, 2x2 of them, each Y 4 blocks + Cb + Cr, padded.
+    assert jpeg_cost(encoded(colour.resize((17, 17)), "JPEG", subsampling=2), 32)[:2] == (1, 24)
+    scans, blocks, _ = jpeg_cost(encoded(colour, "JPEG", subsampling=0, progressive=True), 32)
+    assert scans > 1 and blocks > scans * 256  # every scan covers at least one whole component
     # The shipped budget reads a 4096x4096 progressive photo (4:2:0), refuses a progressive CMYK one.
     photo = encoded(Image.new("RGB", (4096, 4096), (200, 180, 160)), "JPEG", progressive=True, subsampling=2)
-    assert jpeg_cost(photo, 32)[1] <= BUDGET.max_jpeg_block_passes < jpeg_cost(cmyk_photo(), 32)[1]
+    assert jpeg_cost(photo, 32).blocks <= BUDGET.max_jpeg_block_passes < jpeg_cost(cmyk_photo(), 32).blocks
+
+
+def with_frame(data: bytes, components: list[tuple[int, int]], marker: int | None = None) -> bytes:
+    """The JPEG with its frame header's components (id, sampling byte) replaced, or its
+    start-of-frame marker."""
+    start = next(i for i in range(2, len(data)) if data[i] == 0xFF and 0xC0 <= data[i + 1] <= 0xC2)
+    length = int.from_bytes(data[start + 2 : start + 4], "big")
+    head = bytearray(data[start : start + 2 + length])
+    if marker is not None:
+        head[1] = marker
+    for index, (ident, sampling) in enumerate(components):
+        head[10 + 3 * index], head[11 + 3 * index] = ident, sampling
+    return data[:start] + bytes(head) + data[start + 2 + length :]
+
+
+def test_the_jpeg_walk_counts_as_libjpeg_decodes() -> None:
+    """What the reviewer of the walk found (2026-12-06): libjpeg resolves a scan's component to
+    the first of that id, decodes a lossless frame sample by sample, and refuses a second frame
+    header; the walk must not count less than it decodes, nor cost more than a few markers."""
+    rgb = encoded(Image.new("RGB", (256, 256), (200, 180, 160)), "JPEG", subsampling=0)  # 32x32 blocks each
+    assert jpeg_cost(rgb, 32).blocks == 3 * 1024
+    # Ids 1, 2, 1, the first sampled 4x4: the scan's id 1 is that first component, at full size
+    # (1,024 blocks, in 64 MCUs of 4x4 + 1 blocks), as libjpeg finds it; the last of that id,
+    # sampled 1x1, would have counted 64.
+    duplicated = with_frame(rgb, [(1, 0x44), (2, 0x11), (1, 0x11)])
+    assert jpeg_cost(duplicated, 32).blocks == 64 * (16 + 1)
+    assert jpeg_cost(with_frame(rgb, [], marker=0xC3), 32).blocks == 64 * 3 * 1024  # lossless: samples
+    first = rgb.index(b"\xff\xc0")
+    frame = rgb[first : first + 2 + int.from_bytes(rgb[first + 2 : first + 4], "big")]
+    many_frames = rgb[:first] + frame * 20_000 + rgb[first:]
+    assert jpeg_cost(many_frames, 32).scans == 0  # stopped at the second frame header
+    markers = rgb[:2] + b"\xff\x01" * 1_000_000 + rgb[2:]
+    assert jpeg_cost(markers, 32).markers == MAX_JPEG_MARKERS + 1
+    with pytest.raises(TooLargeError, match="markers"):
+        decode_image(markers)
+    fill = rgb[:first] + b"\xff" * 1_000_000 + rgb[first:]  # fill bytes are one marker's worth
+    assert jpeg_cost(fill, 32) == jpeg_cost(rgb, 32)
+    for cut in range(2, len(rgb), 97):  # any truncation: a count, never an exception
+        jpeg_cost(rgb[:cut], 32)
 
 
 @pytest.mark.usefixtures("nothing_decoded")
@@ -236,18 +278,15 @@ def test_too_many_points_are_refused_before_the_json_is_parsed(
     assert "points" in response.json()["detail"] and "are accepted" in response.json()["detail"]
 
 
-def test_only_page_sized_drawings_are_read_on_the_event_loop(client: TestClient) -> None:
+def test_only_page_sized_drawings_are_read_on_the_event_loop(
+    client: TestClient, monkeypatch: pytest.MonkeyPatch
+) -> None:
     """routes/prediction.py reads on the loop only a small body (JSON strokes or a form) holding
     strokes on a small canvas or a small plain PNG, without `explain`; every other request goes
     to a reading thread, and both answer alike."""
     from digitrec.web import schemas
-    from digitrec.web.routes.prediction import (
-        INLINE_BYTES,
-        INLINE_FORM_BYTES,
-        INLINE_PIXELS,
-        inline_drawing,
-        small_body,
-    )
+    from digitrec.web.routes import prediction
+    from digitrec.web.routes.prediction import INLINE_BYTES, INLINE_FORM_BYTES, INLINE_SIDE, inline_drawing, small_body
     from digitrec.web.settings import Settings
     from digitrec.web.submission import Posted, read_submission
 
@@ -262,32 +301,51 @@ def test_only_page_sized_drawings_are_read_on_the_event_loop(client: TestClient)
         assert small_body(posted)
         return read_submission(posted, Settings(), schemas.PredictOptions, schemas.PredictRequest, False)
 
+    def png(pixels: np.ndarray) -> bytes:
+        return encoded(Image.fromarray(pixels), "PNG")
+
     posted, page = submission()
-    assert small_body(posted) and inline_drawing(page) is not None
-    assert inline_drawing(submission(explain=True)[1]) is None
-    side = int(INLINE_PIXELS**0.5)
-    assert inline_drawing(submission(width=side, height=side)[1]) is not None
-    assert inline_drawing(submission(width=side + 1, height=side)[1]) is None
+    assert small_body(posted) and inline_drawing(page, BUDGET) is not None
+    assert inline_drawing(submission(explain=True)[1], BUDGET) is None
+    side = INLINE_SIDE
+    assert inline_drawing(submission(width=side, height=side)[1], BUDGET) is not None
+    assert inline_drawing(submission(width=side + 1, height=side)[1], BUDGET) is None
     assert not small_body(Posted(b" " * (INLINE_BYTES + 1), "application/json"))
     assert not small_body(Posted(b" " * (INLINE_FORM_BYTES + 1), "multipart/form-data; boundary=x"))
     assert not small_body(Posted(posted.body, "text/plain"))
     canvas = np.zeros((side, side), np.uint8)
     canvas[100:500, 300:340] = 255
-    decoded = inline_drawing(form(encoded(Image.fromarray(canvas), "PNG")))
+    decoded = inline_drawing(form(png(canvas)), BUDGET)
     assert isinstance(decoded, np.ndarray) and np.array_equal(decoded, canvas)
-    assert inline_drawing(form(encoded(Image.fromarray(canvas), "PNG"), explain="true")) is None
-    wider = np.zeros((side, side + 1), np.uint8)
-    assert inline_drawing(form(encoded(Image.fromarray(wider), "PNG"))) is None
+    assert inline_drawing(form(png(canvas), explain="true"), BUDGET) is None
+    assert inline_drawing(form(png(np.zeros((side, side + 1), np.uint8))), BUDGET) is None
+    # Both sides bounded, not the area: a 1-pixel-high PNG of the same area took 25-65 ms.
+    assert inline_drawing(form(png(np.zeros((1, side * side), np.uint8))), BUDGET) is None
     palette = Image.fromarray(canvas).convert("P")  # not a plain PNG: decoded in the box, in a thread
-    assert inline_drawing(form(encoded(palette, "PNG"))) is None
-    assert inline_drawing(form(encoded(Image.fromarray(canvas), "JPEG"))) is None
+    assert inline_drawing(form(encoded(palette, "PNG")), BUDGET) is None
+    assert inline_drawing(form(encoded(Image.fromarray(canvas), "JPEG")), BUDGET) is None
+    # The reader's own budget, as in its thread: a server that accepts fewer pixels refuses here too.
+    with pytest.raises(TooLargeError, match="at most 100,000 pixels"):
+        inline_drawing(form(png(canvas)), Settings(max_pixels=100_000).budget())
+
+    threads: list[object] = []
+    real_off_loop = prediction.off_loop
+
+    async def counted(request: object, function: object, *args: object) -> object:
+        threads.append(function)
+        return await real_off_loop(request, function, *args)  # type: ignore[arg-type]
+
+    monkeypatch.setattr(prediction, "off_loop", counted)
     on_loop = client.post("/api/predict", content=posted.body, headers={"content-type": "application/json"}).json()
+    assert not threads
     wide = {**json.loads(posted.body), "width": side + 1}  # the same strokes, read in a thread
     in_thread = client.post("/api/predict", json=wide).json()
+    assert len(threads) == 1
     assert on_loop["digit"] == in_thread["digit"] and on_loop["verdict"] == in_thread["verdict"]
-    png = encoded(Image.fromarray(canvas), "PNG")
-    files = {"image": ("drawing.png", png, "image/png")}
+    files = {"image": ("drawing.png", png(canvas), "image/png")}
     png_on_loop = client.post("/api/predict", files=files).json()
+    assert len(threads) == 1
     png_in_thread = client.post("/api/predict", files=files, data={"explain": "true"}).json()
+    assert len(threads) == 2
     assert png_on_loop["digit"] == png_in_thread["digit"] and png_on_loop["verdict"] == png_in_thread["verdict"]
     assert png_on_loop["probabilities"] == png_in_thread["probabilities"]

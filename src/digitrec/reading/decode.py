@@ -16,6 +16,7 @@ import math
 import re
 from collections.abc import Sequence
 from dataclasses import dataclass
+from typing import NamedTuple
 
 import numpy as np
 from PIL import Image, ImageDraw, ImageOps, UnidentifiedImageError
@@ -215,39 +216,103 @@ def png_chunks(data: bytes, budget: Budget = BUDGET) -> None:
 
 
 def jpeg_within_budget(data: bytes, budget: Budget) -> None:
-    scans, passes = jpeg_cost(data, budget.max_jpeg_scans)
-    if scans > budget.max_jpeg_scans:
+    cost = jpeg_cost(data, budget.max_jpeg_scans)
+    if cost.markers > MAX_JPEG_MARKERS:
+        raise TooLargeError(
+            f"the JPEG holds more than {MAX_JPEG_MARKERS:,} markers (a photo has a few dozen); send the picture again"
+        )
+    if cost.scans > budget.max_jpeg_scans:
         raise TooLargeError(
             f"the JPEG has more than {budget.max_jpeg_scans} scans (each one a pass over the whole image); "
             "save it again as a baseline or ordinary progressive JPEG"
         )
-    if passes > budget.max_jpeg_block_passes:
+    if cost.blocks > budget.max_jpeg_block_passes:
         raise TooLargeError(
-            f"the JPEG is too costly to decode: its {scans} scans hold {passes / 1e6:.1f} million 8x8 blocks, "
-            f"at most {budget.max_jpeg_block_passes / 1e6:.1f} million are decoded; send it smaller, "
+            f"the JPEG is too costly to decode: its {cost.scans} scans hold {cost.blocks / 1e6:.1f} million 8x8 "
+            f"blocks, at most {budget.max_jpeg_block_passes / 1e6:.1f} million are decoded; send it smaller, "
             "or saved again as a baseline JPEG"
         )
 
 
 def jpeg_scans(data: bytes, limit: int) -> int:
     """The number of scans (SOS markers) in a JPEG, counted up to `limit + 1`."""
-    return jpeg_cost(data, limit)[0]
+    return jpeg_cost(data, limit).scans
 
 
-# Start-of-frame markers (every coding process; not DHT 0xC4, JPG 0xC8 or DAC 0xCC).
+# Start-of-frame markers (every coding process; not DHT 0xC4, JPG 0xC8 or DAC 0xCC); the
+# lossless ones code sample by sample, not in 8x8 blocks.
 SOF_MARKERS = frozenset(range(0xC0, 0xD0)) - {0xC4, 0xC8, 0xCC}
+LOSSLESS_SOF = frozenset({0xC3, 0xC7, 0xCB, 0xCF})
+MAX_JPEG_COMPONENTS = 10  # libjpeg's MAX_COMPONENTS: a frame with more is an error there
+# Markers walked before the walk gives up: a photo has a few dozen (an ICC profile in 64 kB
+# pieces, a few hundred); 2 MB of two-byte markers would otherwise cost the walk 0.15 s.
+MAX_JPEG_MARKERS = 4_096
+FILL_BYTES = re.compile(rb"\xff+")
 
 
-def jpeg_cost(data: bytes, limit: int) -> tuple[int, int]:
-    """(scans, block passes) of a JPEG, from its markers as libjpeg reads them: no pixel is
-    decoded. Scans are counted up to `limit + 1`. A block pass is one 8x8 block of one component
-    in one scan: libjpeg's entropy decoder visits every block of each component a scan holds,
-    at full size whatever the scale it outputs, so this is what a decode costs (a progressive
-    CMYK 4096x4096 in 18 scans: 5.5 million, 200 ms). A damaged file stops the walk; libjpeg
-    then reports it. A first filter only: the box's CPU limit bounds a decode whatever this says."""
-    count, passes, position, end = 0, 0, 2, len(data)
-    blocks: dict[int, int] = {}  # component id -> its 8x8 blocks, from the frame header
-    while position + 4 <= end and count <= limit:
+class JpegCost(NamedTuple):
+    scans: int  # counted up to the walk's limit + 1
+    blocks: int  # 8x8 blocks decoded over all scans (a lossless frame: samples / 64)
+    markers: int  # markers walked, up to MAX_JPEG_MARKERS + 1
+
+
+@dataclass(frozen=True)
+class JpegFrame:
+    """A start-of-frame header: the picture's size and each component's id and sampling."""
+
+    width: int
+    height: int
+    components: tuple[tuple[int, int, int], ...]  # (id, h, v) in the header's order
+    lossless: bool
+
+    @classmethod
+    def parse(cls, marker: int, segment: bytes) -> JpegFrame:
+        """From the segment after its length: precision, height, width, count, then each
+        component's id, sampling factors and table."""
+        if len(segment) < 6:
+            return cls(0, 0, (), False)
+        count = min(segment[5], MAX_JPEG_COMPONENTS)
+        fields = [segment[6 + 3 * i : 9 + 3 * i] for i in range(count) if len(segment) >= 9 + 3 * i]
+        return cls(
+            int.from_bytes(segment[3:5], "big"),
+            int.from_bytes(segment[1:3], "big"),
+            tuple((f[0], f[1] >> 4, f[1] & 15) for f in fields),
+            marker in LOSSLESS_SOF,
+        )
+
+    def scan_blocks(self, ids: bytes) -> int:
+        """The blocks libjpeg decodes for a scan of these components. Each id is the first
+        component of that id, as libjpeg's get_sos finds it. One component is decoded in its
+        own blocks; several, in whole MCUs (padded at the right and bottom edges)."""
+        chosen = [next((c for c in self.components if c[0] == i), None) for i in ids]
+        found = [c for c in chosen if c is not None]
+        if not found:
+            return 0
+        h_max = max(c[1] for c in self.components) or 1
+        v_max = max(c[2] for c in self.components) or 1
+        if len(found) == 1:
+            _, h, v = found[0]
+            blocks = _up(_up(self.width * h, h_max), 8) * _up(_up(self.height * v, v_max), 8)
+        else:
+            blocks = _up(self.width, 8 * h_max) * _up(self.height, 8 * v_max) * sum(h * v for _, h, v in found)
+        return blocks * 64 if self.lossless else blocks
+
+
+def _up(a: int, b: int) -> int:
+    """a / b rounded up."""
+    return -(-a // b)
+
+
+def jpeg_cost(data: bytes, limit: int) -> JpegCost:
+    """What decoding a JPEG costs, from its markers as libjpeg reads them: no pixel is decoded.
+    libjpeg's entropy decoder visits every block of each component a scan holds, at full size
+    whatever the scale it outputs (a progressive CMYK 4096x4096 in 18 scans: 6.3 million blocks,
+    200 ms). Scans are counted up to `limit + 1`. A damaged file or a second frame header stops
+    the walk (libjpeg then reports it), and so do more than MAX_JPEG_MARKERS markers. A first
+    filter only: the box's CPU limit bounds a decode whatever this says."""
+    scans, blocks, markers, position, end = 0, 0, 0, 2, len(data)
+    frame: JpegFrame | None = None
+    while position + 4 <= end and scans <= limit and markers <= MAX_JPEG_MARKERS:
         if data[position] != 0xFF:
             # libjpeg's next_marker() skips any bytes up to the next 0xFF (it only warns of
             # "extraneous bytes"): so must the count, or one junk byte hides every scan after it.
@@ -255,47 +320,33 @@ def jpeg_cost(data: bytes, limit: int) -> tuple[int, int]:
             if position < 0:
                 break
             continue
+        fill = FILL_BYTES.match(data, position)
+        position = fill.end() - 1 if fill else position  # fill bytes before a marker, at once
+        if position + 4 > end:
+            break
         marker = data[position + 1]
-        if marker == 0xFF:  # fill byte before a marker
-            position += 1
-            continue
+        markers += 1
         if marker == 0xD9:  # end of image
             break
         if 0xD0 <= marker <= 0xD7 or marker == 0x01:  # markers without a length
             position += 2
             continue
-        segment = data[position + 4 : position + 2 + int.from_bytes(data[position + 2 : position + 4], "big")]
-        position += 2 + int.from_bytes(data[position + 2 : position + 4], "big")
+        length = int.from_bytes(data[position + 2 : position + 4], "big")
+        segment_start, position = position + 4, position + 2 + length
         if marker in SOF_MARKERS:
-            blocks = frame_blocks(segment)
+            if frame is not None:
+                break  # a second frame header: libjpeg refuses the file
+            frame = JpegFrame.parse(marker, data[segment_start:position])
         elif marker == 0xDA:
-            count += 1
-            in_scan = segment[1 : 1 + 2 * segment[0] : 2] if segment else b""
-            passes += sum(blocks.get(component, 0) for component in in_scan)
+            scans += 1
+            segment = data[segment_start:position]
+            ids = segment[1 : 1 + 2 * segment[0] : 2] if segment else b""
+            blocks += frame.scan_blocks(ids) if frame is not None else 0
             found = JPEG_MARKER.search(data, position)  # skip the scan's entropy-coded data
             if found is None:
                 break
             position = found.start()
-    return count, passes
-
-
-def frame_blocks(segment: bytes) -> dict[int, int]:
-    """Each component's 8x8 blocks at full size, from a start-of-frame segment (after its
-    length): precision, height, width, then id, sampling factors and table of each component."""
-    if len(segment) < 6:
-        return {}
-    height, width, components = int.from_bytes(segment[1:3], "big"), int.from_bytes(segment[3:5], "big"), segment[5]
-    fields = [segment[6 + 3 * i : 9 + 3 * i] for i in range(components) if len(segment) >= 9 + 3 * i]
-    if not fields:
-        return {}
-    h_max = max(f[1] >> 4 for f in fields) or 1
-    v_max = max(f[1] & 15 for f in fields) or 1
-
-    def up(a: int, b: int) -> int:  # a / b rounded up
-        return -(-a // b)
-
-    # A component sampled at h/h_max across and v/v_max down, in blocks of 8x8.
-    return {f[0]: up(up(width * (f[1] >> 4), h_max), 8) * up(up(height * (f[1] & 15), v_max), 8) for f in fields}
+    return JpegCost(scans, blocks, markers)
 
 
 def _readable_mode(image: Image.Image) -> Image.Image:

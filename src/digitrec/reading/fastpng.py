@@ -27,23 +27,24 @@ STORED_BLOCK = 65_535  # the largest stored deflate block
 ZLIB_HEADER = b"\x78\x01"  # deflate, 32 kB window, no dictionary, header check bits valid
 
 
-def png_pixels(data: bytes) -> int:
-    """The pixels a PNG's header declares, from its first 33 bytes; 0 for anything else."""
+def png_size(data: bytes) -> tuple[int, int]:
+    """(width, height) as a PNG's header declares them, from its first 33 bytes; (0, 0) for
+    anything else."""
     if len(data) < 33 or not data.startswith(SIGNATURE) or data[8:16] != b"\x00\x00\x00\x0dIHDR":
-        return 0
+        return 0, 0
     width, height = struct.unpack(">II", data[16:24])
-    return int(width * height)
+    return int(width), int(height)
 
 
 def decode_plain_png(data: bytes, max_pixels: int) -> np.ndarray | None:
     """(H, W) or (H, W, C) uint8 pixels, or None when the PNG is not one this decodes."""
-    if not png_pixels(data):
+    width, height = png_size(data)
+    if width == 0 or height == 0:  # not a PNG, or an empty one: Pillow says which
         return None
-    width, height = struct.unpack(">II", data[16:24])
     if width * height > max_pixels:
         raise TooLargeError(f"the image is {width}x{height} pixels; at most {max_pixels:,} pixels are accepted")
     depth, colour, interlace = data[24], data[25], data[28]
-    if depth != 8 or colour not in CHANNELS or interlace or width == 0 or height == 0:
+    if depth != 8 or colour not in CHANNELS or interlace:
         return None
     try:
         import deflate

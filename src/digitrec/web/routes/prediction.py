@@ -11,9 +11,9 @@ from fastapi import APIRouter, Request
 from fastapi.responses import PlainTextResponse, Response
 
 from digitrec.errors import InputError
-from digitrec.reading.decode import decode_fast, rgba_bytes_to_image
+from digitrec.reading.decode import Budget, decode_fast, rgba_bytes_to_image
 from digitrec.reading.explain import explain
-from digitrec.reading.fastpng import png_pixels
+from digitrec.reading.fastpng import png_size
 from digitrec.reading.reader import Strokes
 from digitrec.web import schemas
 from digitrec.web.answers import ERRORS, JSON_ERRORS, answer, reading_body
@@ -40,7 +40,7 @@ async def predict(request: Request, settings: SettingsDep, registry: RegistryDep
     body = await posted(request)
     if small_body(body):
         submission = read_submission(body, settings, schemas.PredictOptions, schemas.PredictRequest, many=False)
-        drawing = inline_drawing(submission)
+        drawing = inline_drawing(submission, registry.get(submission.options.model)[1].budget)
         if drawing is not None:
             return answer_reading(dataclasses.replace(submission, drawings=[drawing]), registry, metrics, started)
         return await off_loop(request, answer_reading, submission, registry, metrics, started)
@@ -51,13 +51,14 @@ async def predict(request: Request, settings: SettingsDep, registry: RegistryDep
 # to a reading thread and back cost one worker a third of its requests/s, and two workers a
 # sixth for the canvas PNG (BENCHMARKS.md). Only a body of at most INLINE_BYTES of JSON or
 # INLINE_FORM_BYTES of form (parsed and validated here: 0.03-0.3 ms), without `explain`, holding
-# strokes on a canvas of at most INLINE_PIXELS or a PNG of at most INLINE_PIXELS that fastpng
-# decodes (a plain PNG: libdeflate inflates at most the pixels its header declares, and stops).
-# Such a reading took at most 2.5-4 ms, median, whatever its points, pen or pixels within those
-# bounds (`python -m benchmarks worst-case`). Anything else is read in a thread.
+# strokes on a canvas or a PNG at most INLINE_SIDE each way (both sides: a 1x409,600 PNG took
+# 25-65 ms to unfilter, row by row), the PNG one that fastpng decodes (a plain PNG: libdeflate
+# inflates at most the pixels its header declares, and stops). Such a reading took at most
+# 5-9 ms of server CPU, whatever its points, pen or pixels within those bounds (`python -m
+# benchmarks worst-case`). Anything else is read in a thread.
 INLINE_BYTES = 8 * 1024
 INLINE_FORM_BYTES = 64 * 1024
-INLINE_PIXELS = 640 * 640
+INLINE_SIDE = 640
 
 
 def small_body(body: Posted) -> bool:
@@ -66,16 +67,16 @@ def small_body(body: Posted) -> bool:
     return body.media_type == "multipart/form-data" and len(body.body) <= INLINE_FORM_BYTES
 
 
-def inline_drawing(submission: Submission) -> Strokes | np.ndarray | None:
+def inline_drawing(submission: Submission, budget: Budget) -> Strokes | np.ndarray | None:
     """The drawing, ready to read on the loop: strokes on a small canvas, or a small plain PNG
-    decoded here; None when it must be read in a thread."""
+    decoded here within the reader's budget (as its thread would); None: read it in a thread."""
     drawing = submission.drawings[0]
     if submission.options.explain:
         return None
     if isinstance(drawing, Strokes):
-        return drawing if drawing.width * drawing.height <= INLINE_PIXELS else None
-    if isinstance(drawing, bytes) and 0 < png_pixels(drawing) <= INLINE_PIXELS:
-        return decode_fast(drawing, INLINE_PIXELS)  # None: not a plain PNG, for the box
+        return drawing if max(drawing.width, drawing.height) <= INLINE_SIDE else None
+    if isinstance(drawing, bytes) and 0 < min(png_size(drawing)) <= max(png_size(drawing)) <= INLINE_SIDE:
+        return decode_fast(drawing, budget.max_pixels, budget)  # None: not a plain PNG, for the box
     return None
 
 
