@@ -16,7 +16,7 @@ from PIL import Image
 
 from digitrec.errors import TooCostlyError, TooLargeError, UnsupportedFormatError
 from digitrec.reading.box import Box, Limits
-from digitrec.reading.decode import BUDGET, decode_image, jpeg_scans, precheck
+from digitrec.reading.decode import BUDGET, decode_image, jpeg_cost, precheck
 from test_budgets import cmyk_photo, encoded, iccp_png, junk_hidden_scans, noise, rle8_bmp
 
 MiB = 1024 * 1024
@@ -33,7 +33,7 @@ def box() -> Box:
 
 
 def test_the_scan_counter_skips_junk_bytes_as_libjpeg_does() -> None:
-    assert jpeg_scans(junk_hidden_scans(64, 3000), BUDGET.max_jpeg_scans) > BUDGET.max_jpeg_scans
+    assert jpeg_cost(junk_hidden_scans(64, 3000), BUDGET.max_jpeg_scans).scans > BUDGET.max_jpeg_scans
 
 
 @pytest.mark.parametrize(

@@ -20,7 +20,8 @@ from fastapi.testclient import TestClient
 from PIL import Image, ImageDraw, ImageFile
 
 from digitrec.errors import TooLargeError
-from digitrec.reading.decode import BUDGET, MAX_JPEG_MARKERS, decode_image, jpeg_cost, jpeg_scans, render_strokes
+from digitrec.reading.decode import BUDGET, MAX_JPEG_MARKERS, decode_image, jpeg_cost, render_strokes
+from digitrec.reading.reader import Reader
 
 
 def multipart_form(image: bytes, fields: dict[str, str]) -> tuple[bytes, str]:
@@ -123,9 +124,9 @@ def nothing_decoded(monkeypatch: pytest.MonkeyPatch) -> None:
 
 
 def test_scans_are_counted_from_the_markers() -> None:
-    assert 1 < jpeg_scans(encoded(noise(64), "JPEG", progressive=True), 32) <= 12
-    assert jpeg_scans(encoded(noise(64), "JPEG"), 32) == 1
-    assert jpeg_scans(many_scan_jpeg(64, 1000), 32) == 33  # the count stops past the limit
+    assert 1 < jpeg_cost(encoded(noise(64), "JPEG", progressive=True), 32).scans <= 12
+    assert jpeg_cost(encoded(noise(64), "JPEG"), 32).scans == 1
+    assert jpeg_cost(many_scan_jpeg(64, 1000), 32).scans == 33  # the count stops past the limit
 
 
 def test_a_jpeg_costs_the_8x8_blocks_of_each_scan() -> None:
@@ -279,7 +280,7 @@ def test_too_many_points_are_refused_before_the_json_is_parsed(
 
 
 def test_only_page_sized_drawings_are_read_on_the_event_loop(
-    client: TestClient, monkeypatch: pytest.MonkeyPatch
+    client: TestClient, reader: Reader, monkeypatch: pytest.MonkeyPatch
 ) -> None:
     """routes/prediction.py reads on the loop only a small body (JSON strokes or a form) holding
     strokes on a small canvas or a small plain PNG, without `explain`; every other request goes
@@ -305,28 +306,30 @@ def test_only_page_sized_drawings_are_read_on_the_event_loop(
         return encoded(Image.fromarray(pixels), "PNG")
 
     posted, page = submission()
-    assert small_body(posted) and inline_drawing(page, BUDGET) is not None
-    assert inline_drawing(submission(explain=True)[1], BUDGET) is None
+    assert small_body(posted) and inline_drawing(page, reader) is not None
+    assert inline_drawing(submission(explain=True)[1], reader) is None
     side = INLINE_SIDE
-    assert inline_drawing(submission(width=side, height=side)[1], BUDGET) is not None
-    assert inline_drawing(submission(width=side + 1, height=side)[1], BUDGET) is None
+    assert inline_drawing(submission(width=side, height=side)[1], reader) is not None
+    assert inline_drawing(submission(width=side + 1, height=side)[1], reader) is None
     assert not small_body(Posted(b" " * (INLINE_BYTES + 1), "application/json"))
     assert not small_body(Posted(b" " * (INLINE_FORM_BYTES + 1), "multipart/form-data; boundary=x"))
     assert not small_body(Posted(posted.body, "text/plain"))
     canvas = np.zeros((side, side), np.uint8)
     canvas[100:500, 300:340] = 255
-    decoded = inline_drawing(form(png(canvas)), BUDGET)
+    decoded = inline_drawing(form(png(canvas)), reader)
     assert isinstance(decoded, np.ndarray) and np.array_equal(decoded, canvas)
-    assert inline_drawing(form(png(canvas), explain="true"), BUDGET) is None
-    assert inline_drawing(form(png(np.zeros((side, side + 1), np.uint8))), BUDGET) is None
+    assert inline_drawing(form(png(canvas), explain="true"), reader) is None
+    assert inline_drawing(form(png(np.zeros((side, side + 1), np.uint8))), reader) is None
     # Both sides bounded, not the area: a 1-pixel-high PNG of the same area took 25-65 ms.
-    assert inline_drawing(form(png(np.zeros((1, side * side), np.uint8))), BUDGET) is None
+    assert inline_drawing(form(png(np.zeros((1, side * side), np.uint8))), reader) is None
     palette = Image.fromarray(canvas).convert("P")  # not a plain PNG: decoded in the box, in a thread
-    assert inline_drawing(form(encoded(palette, "PNG")), BUDGET) is None
-    assert inline_drawing(form(encoded(Image.fromarray(canvas), "JPEG")), BUDGET) is None
+    assert inline_drawing(form(encoded(palette, "PNG")), reader) is None
+    assert inline_drawing(form(encoded(Image.fromarray(canvas), "JPEG")), reader) is None
     # The reader's own budget, as in its thread: a server that accepts fewer pixels refuses here too.
     with pytest.raises(TooLargeError, match="at most 100,000 pixels"):
-        inline_drawing(form(png(canvas)), Settings(max_pixels=100_000).budget())
+        inline_drawing(
+            form(png(canvas)), Reader(predictor=reader.predictor, budget=Settings(max_pixels=100_000).budget())
+        )
 
     threads: list[object] = []
     real_off_loop = prediction.off_loop

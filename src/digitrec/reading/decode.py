@@ -234,11 +234,6 @@ def jpeg_within_budget(data: bytes, budget: Budget) -> None:
         )
 
 
-def jpeg_scans(data: bytes, limit: int) -> int:
-    """The number of scans (SOS markers) in a JPEG, counted up to `limit + 1`."""
-    return jpeg_cost(data, limit).scans
-
-
 # Start-of-frame markers (every coding process; not DHT 0xC4, JPG 0xC8 or DAC 0xCC); the
 # lossless ones code sample by sample, not in 8x8 blocks.
 SOF_MARKERS = frozenset(range(0xC0, 0xD0)) - {0xC4, 0xC8, 0xCC}

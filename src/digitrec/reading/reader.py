@@ -104,10 +104,15 @@ class Reader:
             raise TooLargeError(f"the picture has {size:,} pixels; at most {self.budget.max_decoded_pixels:,} are read")
         return drawing
 
+    def decode_here(self, data: bytes) -> np.ndarray | None:
+        """A plain PNG decoded in this process, within the budget (its cost is bounded, see
+        decode_fast); None for any other picture, which only `decode` reads (in the box)."""
+        return decode_fast(data, self.budget.max_pixels, self.budget)
+
     def decode(self, data: bytes) -> Picture:
-        """Image bytes as pixels: a plain PNG here (its cost is bounded, see decode_fast), any
-        other picture in the box, after the cheap pre-checks."""
-        fast = decode_fast(data, self.budget.max_pixels, self.budget)
+        """Image bytes as pixels: a plain PNG here (`decode_here`), any other picture in the box,
+        after the cheap pre-checks."""
+        fast = self.decode_here(data)
         if fast is not None:
             return fast
         precheck(data, self.budget)

@@ -11,10 +11,10 @@ from fastapi import APIRouter, Request
 from fastapi.responses import PlainTextResponse, Response
 
 from digitrec.errors import InputError
-from digitrec.reading.decode import Budget, decode_fast, rgba_bytes_to_image
+from digitrec.reading.decode import rgba_bytes_to_image
 from digitrec.reading.explain import explain
 from digitrec.reading.fastpng import png_size
-from digitrec.reading.reader import Strokes
+from digitrec.reading.reader import Reader, Strokes
 from digitrec.web import schemas
 from digitrec.web.answers import ERRORS, JSON_ERRORS, answer, reading_body
 from digitrec.web.deps import MetricsDep, Registry, RegistryDep, SettingsDep, off_loop
@@ -40,7 +40,7 @@ async def predict(request: Request, settings: SettingsDep, registry: RegistryDep
     body = await posted(request)
     if small_body(body):
         submission = read_submission(body, settings, schemas.PredictOptions, schemas.PredictRequest, many=False)
-        drawing = inline_drawing(submission, registry.get(submission.options.model)[1].budget)
+        drawing = inline_drawing(submission, registry.get(submission.options.model)[1])
         if drawing is not None:
             return answer_reading(dataclasses.replace(submission, drawings=[drawing]), registry, metrics, started)
         return await off_loop(request, answer_reading, submission, registry, metrics, started)
@@ -67,16 +67,18 @@ def small_body(body: Posted) -> bool:
     return body.media_type == "multipart/form-data" and len(body.body) <= INLINE_FORM_BYTES
 
 
-def inline_drawing(submission: Submission, budget: Budget) -> Strokes | np.ndarray | None:
+def inline_drawing(submission: Submission, reader: Reader) -> Strokes | np.ndarray | None:
     """The drawing, ready to read on the loop: strokes on a small canvas, or a small plain PNG
-    decoded here within the reader's budget (as its thread would); None: read it in a thread."""
+    decoded here by the reader (within its budget, as its thread would); None: read it in a thread."""
     drawing = submission.drawings[0]
     if submission.options.explain:
         return None
     if isinstance(drawing, Strokes):
         return drawing if max(drawing.width, drawing.height) <= INLINE_SIDE else None
-    if isinstance(drawing, bytes) and 0 < min(png_size(drawing)) <= max(png_size(drawing)) <= INLINE_SIDE:
-        return decode_fast(drawing, budget.max_pixels, budget)  # None: not a plain PNG, for the box
+    if isinstance(drawing, bytes):
+        width, height = png_size(drawing)
+        if min(width, height) > 0 and max(width, height) <= INLINE_SIDE:
+            return reader.decode_here(drawing)  # None: not a plain PNG, for the box
     return None
 
 
