@@ -13,7 +13,7 @@ import numpy as np
 import pytest
 
 from digitrec.learning.rejection import rejection_report
-from digitrec.learning.scans import PAGE, page_with_digit, scan_inputs
+from digitrec.learning.scans import PAGE, page_pixels, page_with_digit, scan_inputs
 from digitrec.reading.inference import Predictor
 
 pytestmark = pytest.mark.slow  # each reads the MNIST test set through a model
@@ -48,6 +48,16 @@ def test_omniglot_measures_only_alphabets_never_seen(data_dir: Path) -> None:
     seen = set(report["trained_on_alphabets"])
     assert not seen & set(report.get("by_group", {}))
     assert report["n"] == sum(g["n"] for g in report.get("by_group", {}).values())
+
+
+def test_a_scan_learned_from_is_the_same_input_as_one_sent_as_png(mnist_test: tuple[np.ndarray, np.ndarray]) -> None:
+    """Training and calibration skip the PNG round trip; a lossless PNG must make no difference."""
+    images, _ = mnist_test
+    sent = scan_inputs(images[:20], seed=5)
+    skipped = scan_inputs(images[:20], seed=5, as_png=False)
+    assert np.array_equal(sent, skipped)
+    pixels = page_pixels(images[0], np.random.default_rng(9))
+    assert pixels.shape == PAGE[::-1] and pixels.dtype == np.uint8 and pixels.min() < 120 < pixels.max()
 
 
 def test_a_scanned_digit_is_a_page_sent_as_png(mnist_test: tuple[np.ndarray, np.ndarray]) -> None:

@@ -371,7 +371,7 @@ def fit_calibration(
     }
     if raw_mnist.shape[1] > 10:
         digits = np.round(mnist_x[:SCANS_VALIDATION_COUNT, 0] * 255).astype(np.uint8)
-        scanned = scan_inputs(digits, SCANS_VALIDATION_SEED)
+        scanned = scan_inputs(digits, SCANS_VALIDATION_SEED, as_png=False)
         fitted.update(_not_a_digit_fit(predictor, raw_mnist, raw_writers, predictor.raw(scanned)))
     fitted["validation"] = {
         "mnist_ece": round(calibration.expected_calibration_error(mnist_p, mnist_y), 6),
