@@ -46,9 +46,11 @@ def scan_inputs(digits: Sequence[np.ndarray] | np.ndarray, seed: int, as_png: bo
     the PNG's encoding and decoding are 60% of a scan's cost: what is learned from and calibrated
     on (6,000 scans a recipe) skips them."""
     rng = np.random.default_rng(seed)
-    if as_png:
-        return np.stack([preprocess(decode_image(page_with_digit(d, rng))) for d in digits])[:, None]
-    return np.stack([preprocess(page_pixels(d, rng)) for d in digits])[:, None]
+
+    def page(digit: np.ndarray) -> Image.Image | np.ndarray:
+        return decode_image(page_with_digit(digit, rng)) if as_png else page_pixels(digit, rng)
+
+    return np.stack([preprocess(page(d)) for d in digits])[:, None]
 
 
 def training_scans(images: np.ndarray, labels: np.ndarray, count: int, seed: int) -> tuple[np.ndarray, np.ndarray]:

@@ -315,8 +315,8 @@ def jpeg_cost(data: bytes, limit: int) -> JpegCost:
             if position < 0:
                 break
             continue
-        fill = FILL_BYTES.match(data, position)
-        position = fill.end() - 1 if fill else position  # fill bytes before a marker, at once
+        # Fill bytes before a marker, skipped at once; data[position] is 0xFF, so this matches.
+        position = FILL_BYTES.match(data, position).end() - 1  # type: ignore[union-attr]
         if position + 4 > end:
             break
         marker = data[position + 1]

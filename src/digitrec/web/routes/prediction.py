@@ -40,10 +40,11 @@ async def predict(request: Request, settings: SettingsDep, registry: RegistryDep
     body = await posted(request)
     if small_body(body):
         submission = read_submission(body, settings, schemas.PredictOptions, schemas.PredictRequest, many=False)
-        drawing = inline_drawing(submission, registry.get(submission.options.model)[1])
+        named = registry.get(submission.options.model)  # one reader decodes and reads it
+        drawing = inline_drawing(submission, named[1])
         if drawing is not None:
-            return answer_reading(dataclasses.replace(submission, drawings=[drawing]), registry, metrics, started)
-        return await off_loop(request, answer_reading, submission, registry, metrics, started)
+            return answer_reading(dataclasses.replace(submission, drawings=[drawing]), named, metrics, started)
+        return await off_loop(request, answer_reading, submission, named, metrics, started)
     return await off_loop(request, predict_now, body, settings, registry, metrics, started)
 
 
@@ -85,12 +86,12 @@ def inline_drawing(submission: Submission, reader: Reader) -> Strokes | np.ndarr
 def predict_now(body: Posted, settings: Settings, registry: Registry, metrics: Metrics, started: float) -> Response:
     """Everything after the body arrived, in a reading thread: parsing, decoding, the model."""
     submission = read_submission(body, settings, schemas.PredictOptions, schemas.PredictRequest, many=False)
-    return answer_reading(submission, registry, metrics, started)
+    return answer_reading(submission, registry.get(submission.options.model), metrics, started)
 
 
-def answer_reading(submission: Submission, registry: Registry, metrics: Metrics, started: float) -> Response:
+def answer_reading(submission: Submission, named: tuple[str, Reader], metrics: Metrics, started: float) -> Response:
     options = submission.options
-    name, reader = registry.get(options.model)
+    name, reader = named
     reading = reader.digit(submission.drawings[0])
     seen = reading.input if reading.input is not None else np.zeros((28, 28), np.float32)
     answer_body = reading_body(name, reading, options.top_k, metrics)
