@@ -40,11 +40,12 @@ async def predict(request: Request, settings: SettingsDep, registry: RegistryDep
     body = await posted(request)
     if small_body(body):
         submission = read_submission(body, settings, schemas.PredictOptions, schemas.PredictRequest, many=False)
-        named = registry.get(submission.options.model)  # one reader decodes and reads it
-        drawing = inline_drawing(submission, named[1])
+        name, reader = registry.get(submission.options.model)  # one reader decodes and reads it
+        drawing = inline_drawing(submission, reader)
         if drawing is not None:
-            return answer_reading(dataclasses.replace(submission, drawings=[drawing]), named, metrics, started)
-        return await off_loop(request, answer_reading, submission, named, metrics, started)
+            inline = dataclasses.replace(submission, drawings=[drawing])
+            return answer_reading(inline, (name, reader), metrics, started)
+        return await off_loop(request, answer_reading, submission, (name, reader), metrics, started)
     return await off_loop(request, predict_now, body, settings, registry, metrics, started)
 
 
