@@ -39,8 +39,8 @@ def fast(runs: int = 3) -> None:
 
 def full() -> None:
     """The whole shipped cnn recipe as a user runs it: exactly `digitrec recipe cnn --seed 0`
-    (training from scratch, the reader's pieces, the fine-tune, calibration and the recorded
-    evaluations), its wall time and each step's, then the result's accuracy as recorded. With
+    (the reader's pieces, the non-digits, training from scratch on MNIST with both, calibration
+    and the recorded evaluations), its wall time and each step's, then the result's accuracy as recorded. With
     $DIGITREC_BENCH_KEEP=DIR the model is kept there (a new folder) instead of discarded."""
     import os
 

@@ -87,3 +87,19 @@ def test_the_folder_finetune_reads_is_shuffled_and_says_which_alphabets(tmp_path
     # finetune holds out a folder's last rows: they must hold digits and non-digits alike.
     assert {NOT_A_DIGIT} < set(labels[-20:]) and set(labels[-20:]) - {NOT_A_DIGIT}
     assert "Korean" not in json.loads((out / MANIFEST).read_text())["omniglot_alphabets"]
+
+
+@pytest.mark.slow
+def test_a_model_trained_on_the_folder_knows_which_alphabets_it_saw(tmp_path: Path, data_dir: Path) -> None:
+    """Training records them as fine-tuning does, so that `evaluate --dataset omniglot` measures
+    a model on the alphabets it never saw, and only those."""
+    from digitrec.learning.omniglot import ALPHABETS
+    from digitrec.learning.rejection import trained_alphabets
+    from digitrec.learning.train import TrainConfig, fit
+    from digitrec.reading.inference import Predictor
+
+    extra = tmp_path / "nondigits"
+    write_training_set(extra, seed=0, leave_out=["Korean"], scans=20, data_dir=data_dir, limit=80)
+    config = TrainConfig(out=tmp_path / "run", data_dir=data_dir, epochs=1, limit=600, fast=True, extra_data=[extra])
+    folder = fit(config)
+    assert trained_alphabets(Predictor(folder)) == sorted(set(ALPHABETS) - {"Korean"})

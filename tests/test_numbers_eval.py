@@ -83,10 +83,10 @@ def test_the_report_breaks_the_figures_down_by_condition(reader: Reader, pendigi
 
 @pytest.mark.slow
 def test_the_shipped_cnn_reads_numbers_as_docs_models_says(reader: Reader, pendigits_dir: Path) -> None:
-    """docs/models.md: 79.0% as strokes and 67.0% as pictures (floors a point under, for the last
-    digit of another machine's float), and 25 of the 26 neat numbers both ways (measured 2026-12-06)."""
+    """docs/models.md: 80.0% as strokes and 65.0% as pictures (floors a point under, for the last
+    digit of another machine's float), and 24 of the 26 neat numbers both ways (measured 2026-12-07)."""
     figures = evaluate_numbers(reader, pendigits_dir=pendigits_dir).as_dict()
     print({k: v for k, v in figures.items() if k != "misread"})
-    assert figures["strokes_accuracy"] >= 0.78 and figures["picture_accuracy"] >= 0.66
+    assert figures["strokes_accuracy"] >= 0.79 and figures["picture_accuracy"] >= 0.64
     neat = figures["by_condition"]["neat"]  # type: ignore[index]
-    assert neat["strokes_accuracy"] >= 0.95 and neat["picture_accuracy"] >= 0.95
+    assert neat["strokes_accuracy"] >= 0.92 and neat["picture_accuracy"] >= 0.92

@@ -1,6 +1,7 @@
 from __future__ import annotations
 
 import json
+from dataclasses import replace
 from pathlib import Path
 
 import numpy as np
@@ -9,7 +10,15 @@ import torch
 from safetensors.torch import load_file
 
 from digitrec.learning.export import parity
-from digitrec.learning.train import TrainConfig, augment, fit, load_torch_model
+from digitrec.learning.train import (
+    RECIPES,
+    TrainConfig,
+    augment,
+    contrast_curve,
+    fit,
+    load_torch_model,
+    load_training_data,
+)
 from digitrec.reading.card import FORMAT_VERSION
 from digitrec.reading.inference import Predictor
 from digitrec.reading.preprocess import mnist_to_input
@@ -88,6 +97,21 @@ def test_resume_continues_where_it_stopped(tmp_path: Path, data_dir: Path, monke
     assert all(torch.allclose(straight[k], resumed[k]) for k in straight)
     history = json.loads((tmp_path / "resumed" / "model.json").read_text())["history"]
     assert [h["epoch"] for h in history] == [1, 2]
+
+
+def test_the_cnn_learns_from_sharpened_inputs_and_is_validated_on_what_serving_reads(data_dir: Path) -> None:
+    """The contrast curve is a way of training (docs/models.md): MNIST validation, like serving,
+    reads the road's inputs as they are."""
+    ramp = contrast_curve(torch.tensor([0.0, 0.2, 0.45, 0.7, 1.0]), 0.2, 0.7)
+    assert torch.allclose(ramp, torch.tensor([0.0, 0.0, 0.5, 1.0, 1.0]))
+    assert RECIPES["cnn"].sharpen == (0.2, 0.7)
+    recipe = replace(RECIPES["cnn"], pen_copies=0, non_digits=0)  # MNIST alone, to compare with the files
+    config = TrainConfig(model="cnn", data_dir=data_dir, limit=1200, seed=0)
+    plain = load_training_data(config, RECIPES["mlp"])  # the same split, not sharpened
+    sharpened = load_training_data(config, recipe)
+    assert torch.equal(sharpened.x_val, plain.x_val)
+    assert torch.equal(sharpened.x_train, contrast_curve(plain.x_train.clone(), 0.2, 0.7))
+    assert sharpened.mix["sharpened"] == [0.2, 0.7] and "sharpened" not in plain.mix
 
 
 def test_augmentation_keeps_shape_range_and_ink() -> None:

@@ -194,7 +194,7 @@ def add_finetune(commands: Any, shared: dict[str, argparse.ArgumentParser]) -> N
 def add_recipe(commands: Any, shared: dict[str, argparse.ArgumentParser]) -> None:
     recipe = commands.add_parser(
         "recipe",
-        help="make the shipped cnn, every step: train, the reader's pieces, fine-tune, calibrate, measure",
+        help="make the shipped cnn, every step: the reader's pieces, the non-digits, train, calibrate, measure",
         parents=[shared["data"], shared["seed"], shared["force"]],
     )
     recipe.add_argument("name", choices=("cnn",), help="the model to make")

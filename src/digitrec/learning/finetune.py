@@ -14,7 +14,6 @@ on a held-out part of the corrections.
 from __future__ import annotations
 
 import copy
-import json
 import math
 import shutil
 import time
@@ -32,6 +31,7 @@ from digitrec.learning import checkpoint
 from digitrec.learning.compare import NOT_BETTER, compare, measuring_sets
 from digitrec.learning.data import load_split, resolve_data_dir
 from digitrec.learning.evaluate import fit_calibration
+from digitrec.learning.nondigits import omniglot_alphabets
 from digitrec.learning.tensors import split_validation
 from digitrec.learning.train import accuracy_and_loss, load_torch_model, seed_everything
 from digitrec.reading.card import PAIRS_FOLDER, ModelCard, resolve_model
@@ -70,18 +70,6 @@ def load_corrections(folders: list[Path]) -> list[tuple[np.ndarray, np.ndarray]]
     if not folders:
         raise DataError("no corrections given: pass --extra-data DIR (written by `digitrec feedback export`)")
     return [load_split(Path(folder), "train", verify=False) for folder in folders]
-
-
-def omniglot_alphabets(folders: list[Path], before: list[str]) -> list[str]:
-    """The Omniglot alphabets the model has now seen: its own, and those of `digitrec data
-    nondigits` folders among the extra data (their manifest.json), so that evaluation knows
-    which alphabets it never saw."""
-    seen = set(before)
-    for folder in folders:
-        manifest = Path(folder) / "manifest.json"
-        if manifest.is_file():
-            seen.update(json.loads(manifest.read_text()).get("omniglot_alphabets", []))
-    return sorted(seen)
 
 
 def split_by_time(parts: list[tuple[np.ndarray, np.ndarray]], share: float) -> tuple[np.ndarray, ...]:

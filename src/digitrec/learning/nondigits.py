@@ -717,6 +717,18 @@ def training_set(
 MANIFEST = "manifest.json"  # beside the images: which Omniglot alphabets they hold
 
 
+def omniglot_alphabets(folders: list[Path], before: list[str]) -> list[str]:
+    """The Omniglot alphabets the model has now seen: its own, and those of `digitrec data
+    nondigits` folders among the extra data (their manifest.json), so that evaluation knows
+    which alphabets it never saw."""
+    seen = set(before)
+    for folder in folders:
+        manifest = Path(folder) / MANIFEST
+        if manifest.is_file():
+            seen.update(json.loads(manifest.read_text()).get("omniglot_alphabets", []))
+    return sorted(seen)
+
+
 def scanned_training_digits(count: int, seed: int, data_dir: Path | None = None) -> tuple[np.ndarray, np.ndarray]:
     """`count` MNIST training digits as scans (`scans.training_scans`), never one of the
     validation split (that of the recipe's seed 0 and size, which the shipped cnn was trained

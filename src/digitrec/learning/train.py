@@ -37,6 +37,7 @@ from digitrec.learning.data import (
 )
 from digitrec.learning.drawings import NOT_A_DIGIT, non_digit_drawings, pen_digit_drawings, render_all
 from digitrec.learning.models import ARCHITECTURES, build_model, count_parameters, default_config
+from digitrec.learning.nondigits import omniglot_alphabets
 from digitrec.learning.tensors import split_validation, to_tensor
 from digitrec.reading.card import FORMAT_VERSION, WEIGHTS_FILE, ModelCard
 from digitrec.reading.preprocess import PREPROCESSING
@@ -65,6 +66,11 @@ class Recipe:
     ema: float = 0.0  # decay of an exponential moving average of the weights (0: none); the average ships
     pen_copies: int = 0  # renderings of each training writer's pendigits digit
     non_digits: int = 0  # generated drawings that are no digit (class 10)
+    # A contrast curve on every training input (not validation: serving reads as it always has),
+    # x -> (x - low) / (high - low) clipped to 0-1, before augmentation. It sharpens the blurred
+    # edges that an enlarged small digit brings from the road, so "not a digit" is learned from
+    # crisp shapes and a scanned digit no longer scores as one (docs/models.md, issue 22).
+    sharpen: tuple[float, float] | None = None
 
 
 RECIPES: dict[str, Recipe] = {
@@ -84,10 +90,10 @@ RECIPES: dict[str, Recipe] = {
         label_smoothing=0.05,
         augment=True,
     ),
-    # Meant to fit in 10 minutes on 2 cores, with the pieces fine-tune after it: the whole recipe
-    # took 408 s on an AVX-512 Xeon, 1,104 s for this part alone on a Zen 1 (BENCHMARKS.md). MNIST,
-    # 23 writers' strokes twice over at other pens and sizes, 4,000 non-digits; elastic distortion
-    # on a third; the moving average of the weights is what ships.
+    # Meant to fit in 10 minutes on 2 cores with the rest of `digitrec recipe cnn` (BENCHMARKS.md).
+    # MNIST, 23 writers' strokes twice over at other pens and sizes, 4,000 generated non-digits
+    # (and, in the recipe, the reader's pieces and people's characters as extra data); elastic
+    # distortion on a third; sharpened; the moving average of the weights is what ships.
     "cnn": Recipe(
         epochs=6,
         batch_size=256,
@@ -101,6 +107,7 @@ RECIPES: dict[str, Recipe] = {
         ema=0.997,
         pen_copies=2,
         non_digits=4000,
+        sharpen=(0.2, 0.7),
     ),
 }
 # `--fast`: a narrower network (models.py) and a short one-cycle run, to reach 99% in seconds.
@@ -209,7 +216,14 @@ def load_training_data(config: TrainConfig, recipe: Recipe) -> TrainingData:
     if more_x:
         x_train = torch.cat([x_train, to_tensor(np.concatenate(more_x))])
         y_train = torch.cat([y_train, torch.from_numpy(np.concatenate(more_y).astype(np.int64))])
+    if recipe.sharpen:
+        x_train = contrast_curve(x_train, *recipe.sharpen)
+        mix["sharpened"] = list(recipe.sharpen)
     return TrainingData(x_train, y_train, x_val, y_val, sources, mix)
+
+
+def contrast_curve(x: torch.Tensor, low: float, high: float) -> torch.Tensor:
+    return ((x - low) / (high - low)).clamp_(0.0, 1.0)
 
 
 def _uniform(n: int, low: float, high: float, generator: torch.Generator, *shape: int) -> torch.Tensor:
@@ -462,6 +476,7 @@ def training_metadata(
         "command": config.command,
         "data": data.sources,
         "data_mix": data.mix,
+        "omniglot_alphabets": omniglot_alphabets(config.extra_data, []),
         "training_images": len(data.x_train),
         "validation_images": len(data.x_val),
         "history": run.history,
@@ -478,6 +493,16 @@ def training_metadata(
     }
 
 
+def set_output_classes(model: str, model_config: dict[str, Any], data: TrainingData) -> None:
+    """Ten outputs, or eleven where anything it learns from (its recipe's drawings, or extra data
+    such as `digitrec data nondigits`) is labelled "not a digit"."""
+    non_digits = int(data.y_train.max()) >= NOT_A_DIGIT
+    if "classes" in model_config:
+        model_config["classes"] = NOT_A_DIGIT + 1 if non_digits else 10
+    elif non_digits:
+        raise DigitrecError(f"{model} has no class for 'not a digit': train it without non-digit data")
+
+
 def fit(config: TrainConfig) -> Path:
     """Train `config.model` and write a self-describing checkpoint folder; return that folder."""
     if config.model not in ARCHITECTURES:
@@ -491,8 +516,7 @@ def fit(config: TrainConfig) -> Path:
     out.mkdir(parents=True, exist_ok=True)
     data = load_training_data(config, recipe)
     model_config = default_config(config.model, fast=config.fast)
-    if not (recipe.pen_copies or recipe.non_digits):
-        model_config["classes"] = 10  # no drawings that are no digit: no class for them
+    set_output_classes(config.model, model_config, data)
     run = start_run(config, recipe, model_config, len(data.x_train))
     if config.resume and (out / RESUME_FILE).is_file():
         run.restore(out)
