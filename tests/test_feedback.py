@@ -414,8 +414,9 @@ def test_finetune_learns_the_corrections_without_forgetting_mnist(tmp_path: Path
     report = json.loads(result.stdout)
     print(report)
     before, after = report["before"], report["after"]
-    # The MNIST-only cnn went from 27.5% to 89.2% here. The shipped 11-class cnn (2026-12-06) goes
-    # from 10.0% to 60.0%, the guard (0.2 points of validation accuracy) keeping a 0.6 blend. A
+    # The MNIST-only cnn went from 27.5% to 89.2% here; the 11-class cnn of 2026-12-06 from 10.0%
+    # to 60.0%. The shipped one (2026-12-07), tuned on sharpened inputs as it was trained, goes
+    # from 7.5% to 86.7%, the guard (0.2 points of validation accuracy) keeping a 0.8 blend. A
     # turned 1 is a dash, which this model is taught to call no digit. Asked: +0.3; asserted: +0.2.
     assert after["corrections_holdout"] >= before["corrections_holdout"] + 0.2
     assert after["mnist_test"] >= before["mnist_test"] - 0.0005  # at most 0.05 points lower
@@ -425,9 +426,11 @@ def test_finetune_learns_the_corrections_without_forgetting_mnist(tmp_path: Path
     assert comparison is not None and comparison == report["comparison"]
     assert set(comparison["sets"]) == {"corrections", "mnist_test", "writers", "non_digits"}
     assert comparison["sets"]["corrections"]["candidate"] > comparison["sets"]["corrections"]["served"]
-    # Measured: it learns the turned digits but stops flagging most non-digits (37% -> 15% at
-    # its own threshold), so the verdict keeps it out of service (docs/corrections.md).
-    assert comparison["verdict"] == "not better" and "non_digits" in comparison["reasons"][0]
+    # Measured: it learns the turned digits but stops flagging a third of the non-digits (62% ->
+    # 41% at its own threshold) and reads MNIST 0.28 points worse through the serving road, so
+    # the verdict keeps it out of service (docs/corrections.md).
+    assert comparison["verdict"] == "not better"
+    assert any(reason.startswith("non_digits") for reason in comparison["reasons"])
     # It was judged with its own calibration, fitted to its weights, not the tuned model's.
     tuned, served = ModelCard.load(tmp_path / "tuned").calibration, ModelCard.load(resolve_model("cnn")).calibration
     assert tuned is not None and served is not None and tuned.temperature != served.temperature

@@ -31,9 +31,9 @@ from digitrec.learning import checkpoint
 from digitrec.learning.compare import NOT_BETTER, compare, measuring_sets
 from digitrec.learning.data import load_split, resolve_data_dir
 from digitrec.learning.evaluate import fit_calibration
-from digitrec.learning.nondigits import omniglot_alphabets
+from digitrec.learning.omniglot import omniglot_alphabets
 from digitrec.learning.tensors import split_validation
-from digitrec.learning.train import accuracy_and_loss, load_torch_model, seed_everything
+from digitrec.learning.train import accuracy_and_loss, contrast_curve, load_torch_model, seed_everything
 from digitrec.reading.card import PAIRS_FOLDER, ModelCard, resolve_model
 from digitrec.reading.preprocess import mnist_to_input
 
@@ -190,8 +190,8 @@ def finetune(config: FinetuneConfig) -> dict[str, Any]:
 def calibrate_candidate(out: Path, data_dir: Path, pendigits_dir: Path | None) -> list[str]:
     """Fit the candidate's own temperature and thresholds, as `digitrec calibrate` does, so that
     the comparison judges it as it would be served: new weights under the old model's "not a
-    digit" threshold are another model (the shipped cnn's second fine-tune was judged at 0.5; its
-    own threshold is 0.625). A note instead where the calibration data are missing."""
+    digit" threshold are another model (the 2026-12-06 cnn's second fine-tune was judged at 0.5; its
+    own threshold was 0.625). A note instead where the calibration data are missing."""
     try:
         fit_calibration(out, data_dir, pendigits_dir)
     except DataError as exc:
@@ -208,6 +208,13 @@ def within_classes(corrections: tuple[np.ndarray, ...], card: ModelCard) -> tupl
     if not keep_fit.any():
         raise DataError(f"none of these corrections is a digit this {card.classes}-class model can learn")
     return (fit_x[keep_fit], fit_y[keep_fit], held_x[keep_held], held_y[keep_held]), left_out
+
+
+def learned_as_trained(card: ModelCard, *inputs: torch.Tensor) -> tuple[torch.Tensor, ...]:
+    """What the fine-tune learns from, as the model's own training saw it: sharpened where its
+    recipe sharpened (`train.Recipe.sharpen`). What it is measured on stays as served."""
+    sharpen = card.recipe.get("sharpen")
+    return tuple(contrast_curve(x, *sharpen) for x in inputs) if sharpen else inputs
 
 
 def tune_and_measure(
@@ -231,7 +238,8 @@ def tune_and_measure(
     teacher = copy.deepcopy(model).eval()
     original = {name: tensor.clone() for name, tensor in model.state_dict().items()}
     val_before, _ = accuracy_and_loss(model, val_x, val_y)
-    tune(model, teacher, train_x, fit_x, fit_y, config)
+    replay_x, fit_x = learned_as_trained(card, train_x, fit_x)
+    tune(model, teacher, replay_x, fit_x, fit_y, config)
     blend = blend_back(model, original, val_x, val_y, val_before, config)
     return {
         "model": str(config.model),

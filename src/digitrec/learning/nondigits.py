@@ -42,7 +42,7 @@ from digitrec.learning.drawings import (
     render_all,
 )
 from digitrec.learning.hershey import hershey_kinds
-from digitrec.learning.omniglot import ALPHABETS, OmniglotDrawing, load_omniglot
+from digitrec.learning.omniglot import ALPHABETS, MANIFEST, OmniglotDrawing, load_omniglot
 
 Kind = Callable[[np.random.Generator], Strokes]
 Point = tuple[float, float]
@@ -694,7 +694,7 @@ def training_set(
     copies: int = 2,
     digits: int = 4000,
 ) -> tuple[np.ndarray, np.ndarray]:
-    """uint8 (N, 28, 28) inputs and labels for `finetune --extra-data`: `copies` renderings of each
+    """uint8 (N, 28, 28) inputs and labels for `train` or `finetune --extra-data`: `copies` renderings of each
     Omniglot character given (lookalikes are dropped here), `kinds` drawings of TRAINING_KINDS, of
     the Hershey fonts' glyphs and of the kinds made of digits, all NOT_A_DIGIT; and `digits` of the
     training writers' digits as themselves, so that what is learned is "none of the ten", not
@@ -714,34 +714,20 @@ def training_set(
     return images, labels
 
 
-MANIFEST = "manifest.json"  # beside the images: which Omniglot alphabets they hold
-
-
-def omniglot_alphabets(folders: list[Path], before: list[str]) -> list[str]:
-    """The Omniglot alphabets the model has now seen: its own, and those of `digitrec data
-    nondigits` folders among the extra data (their manifest.json), so that evaluation knows
-    which alphabets it never saw."""
-    seen = set(before)
-    for folder in folders:
-        manifest = Path(folder) / MANIFEST
-        if manifest.is_file():
-            seen.update(json.loads(manifest.read_text()).get("omniglot_alphabets", []))
-    return sorted(seen)
-
-
-def scanned_training_digits(count: int, seed: int, data_dir: Path | None = None) -> tuple[np.ndarray, np.ndarray]:
-    """`count` MNIST training digits as scans (`scans.training_scans`), never one of the
-    validation split (that of the recipe's seed 0 and size, which the shipped cnn was trained
-    with and calibration reads) nor of the test set."""
+def scanned_training_digits(
+    count: int, seed: int, split_seed: int, data_dir: Path | None = None
+) -> tuple[np.ndarray, np.ndarray]:
+    """`count` MNIST training digits as scans (`scans.training_scans`), never one of the test set
+    nor of the validation split that `digitrec train --seed split_seed` keeps back, which
+    calibration reads too."""
     import torch
 
     from digitrec.learning.scans import training_scans
-    from digitrec.learning.tensors import split_validation
-    from digitrec.learning.train import RECIPES, TrainConfig
+    from digitrec.learning.tensors import VALIDATION_SIZE, split_validation
 
     images, labels = load_split(resolve_data_dir(data_dir), "train")
     order = torch.arange(len(labels))
-    kept, _, _, _ = split_validation(order, order, RECIPES["cnn"].validation_size, TrainConfig.seed)
+    kept, _, _, _ = split_validation(order, order, VALIDATION_SIZE, split_seed)
     return training_scans(images[kept.numpy()], labels[kept.numpy()], count, seed)
 
 
@@ -754,7 +740,7 @@ def write_training_set(
     limit: int | None = None,
 ) -> str:
     """`digitrec data nondigits`: the training set, as MNIST's gzip IDX files (what --extra-data
-    reads), and a manifest that `finetune` copies into the model's card, so that a model's
+    reads), and a manifest that `train` and `finetune` copy into the model's card, so that a model's
     evaluation knows which alphabets it never saw. With `scans` MNIST training digits as a page
     sends them, as themselves: without them, a model taught many non-digits refuses scanned 1s.
     `limit`: about that many images in all, to check a set-up quickly (`recipe --dry-run`)."""
@@ -769,7 +755,7 @@ def write_training_set(
         sizes = {"kinds": limit // 4, "digits": limit // 4}
     images, labels = training_set(training_writers(), characters, seed, **sizes)
     if scans:
-        scanned, digits = scanned_training_digits(scans, seed + 3, data_dir)
+        scanned, digits = scanned_training_digits(scans, seed + 3, seed, data_dir)
         images, labels = np.concatenate([images, scanned]), np.concatenate([labels, digits])
     # Shuffled: `finetune` holds out the last rows of a folder (its newest corrections), which
     # must be a sample of every part, not the scans alone.

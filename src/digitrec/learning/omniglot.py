@@ -9,6 +9,7 @@ growing upwards, and BREAK between strokes.
 
 from __future__ import annotations
 
+import json
 import os
 import re
 import tarfile
@@ -23,6 +24,22 @@ from digitrec.learning.data import resolve_data_dir, sha256_of
 ARCHIVE = "strokes.tar.gz"
 ARCHIVE_SHA256 = "47cdcbaca54c5e4c4595a25e22385bc28e382f73b44eaa4eb13fdefea7a6d090"
 ALPHABETS = ("Balinese", "Japanese_(katakana)", "Korean", "Sanskrit")
+
+MANIFEST = "manifest.json"  # beside `digitrec data nondigits` images: which alphabets they hold
+
+
+def omniglot_alphabets(folders: list[Path], before: list[str]) -> list[str]:
+    """The Omniglot alphabets the model has now seen: its own, and those of `digitrec data
+    nondigits` folders among the extra data (their manifest.json), so that evaluation knows
+    which alphabets it never saw."""
+    seen = set(before)
+    for folder in folders:
+        manifest = Path(folder) / MANIFEST
+        if manifest.is_file():
+            seen.update(json.loads(manifest.read_text()).get("omniglot_alphabets", []))
+    return sorted(seen)
+
+
 # Characters a person could read as a digit (a circle is a 0, a bar a 1, a hook a 7): neither
 # taught as "not a digit" nor counted against the model when it reads them as one. The data's
 # README lists these from one drawing each; we looked at ten drawers of each, rendered as the model

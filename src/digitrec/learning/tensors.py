@@ -6,6 +6,8 @@ from __future__ import annotations
 import numpy as np
 import torch
 
+VALIDATION_SIZE = 5000  # MNIST training images kept back, unless a recipe says otherwise
+
 
 def to_tensor(images: np.ndarray) -> torch.Tensor:
     return torch.from_numpy(images.astype(np.float32) / 255.0).unsqueeze(1)

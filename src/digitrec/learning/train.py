@@ -37,8 +37,8 @@ from digitrec.learning.data import (
 )
 from digitrec.learning.drawings import NOT_A_DIGIT, non_digit_drawings, pen_digit_drawings, render_all
 from digitrec.learning.models import ARCHITECTURES, build_model, count_parameters, default_config
-from digitrec.learning.nondigits import omniglot_alphabets
-from digitrec.learning.tensors import split_validation, to_tensor
+from digitrec.learning.omniglot import omniglot_alphabets
+from digitrec.learning.tensors import VALIDATION_SIZE, split_validation, to_tensor
 from digitrec.reading.card import FORMAT_VERSION, WEIGHTS_FILE, ModelCard
 from digitrec.reading.preprocess import PREPROCESSING
 
@@ -59,7 +59,7 @@ class Recipe:
     label_smoothing: float = 0.0
     augment: bool = False
     elastic: float = 0.0  # share of each batch given an elastic distortion (Simard et al. 2003)
-    validation_size: int = 5000
+    validation_size: int = VALIDATION_SIZE
     shuffle: bool = True
     grad_clip: float | None = None
     keep_best: bool = False  # keep the epoch with the lowest validation loss, not the last
@@ -223,7 +223,7 @@ def load_training_data(config: TrainConfig, recipe: Recipe) -> TrainingData:
 
 
 def contrast_curve(x: torch.Tensor, low: float, high: float) -> torch.Tensor:
-    return ((x - low) / (high - low)).clamp_(0.0, 1.0)
+    return ((x - low) / (high - low)).clamp_(0.0, 1.0)  # a new tensor: the input is left as it was
 
 
 def _uniform(n: int, low: float, high: float, generator: torch.Generator, *shape: int) -> torch.Tensor:
@@ -496,7 +496,9 @@ def training_metadata(
 def set_output_classes(model: str, model_config: dict[str, Any], data: TrainingData) -> None:
     """Ten outputs, or eleven where anything it learns from (its recipe's drawings, or extra data
     such as `digitrec data nondigits`) is labelled "not a digit"."""
-    non_digits = int(data.y_train.max()) >= NOT_A_DIGIT
+    if int(data.y_train.max()) > NOT_A_DIGIT:
+        raise DigitrecError(f"a label over {NOT_A_DIGIT} in the training data: extra data must hold digits 0-9 and 10")
+    non_digits = int(data.y_train.max()) == NOT_A_DIGIT
     if "classes" in model_config:
         model_config["classes"] = NOT_A_DIGIT + 1 if non_digits else 10
     elif non_digits:
