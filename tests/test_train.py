@@ -9,6 +9,8 @@ import pytest
 import torch
 from safetensors.torch import load_file
 
+from digitrec.errors import DigitrecError
+from digitrec.learning.data import write_idx
 from digitrec.learning.export import parity
 from digitrec.learning.train import (
     RECIPES,
@@ -112,6 +114,19 @@ def test_the_cnn_learns_from_sharpened_inputs_and_is_validated_on_what_serving_r
     assert torch.equal(sharpened.x_val, plain.x_val)
     assert torch.equal(sharpened.x_train, contrast_curve(plain.x_train.clone(), 0.2, 0.7))
     assert sharpened.mix["sharpened"] == [0.2, 0.7] and "sharpened" not in plain.mix
+
+
+def test_every_architecture_trains_with_its_own_outputs(tmp_path: Path, data_dir: Path) -> None:
+    """seed-ann has no "not a digit" class: it trains with ten outputs (a config field it lacks
+    once made `digitrec train --model seed-ann` fail), and non-digit data is refused in one line."""
+    seed_ann = fit(tiny(data_dir, tmp_path / "seed-ann", model="seed-ann", fast=False, limit=600))
+    assert load_torch_model(seed_ann)[0](torch.zeros(1, 1, 28, 28)).shape == (1, 10)
+    extra = tmp_path / "nondigits"
+    extra.mkdir()
+    write_idx(extra / "train-images-idx3-ubyte.gz", np.zeros((4, 28, 28), np.uint8))
+    write_idx(extra / "train-labels-idx1-ubyte.gz", np.full(4, 10, np.uint8))
+    with pytest.raises(DigitrecError, match="no class for 'not a digit'"):
+        fit(tiny(data_dir, tmp_path / "refused", model="seed-ann", fast=False, limit=600, extra_data=[extra]))
 
 
 def test_augmentation_keeps_shape_range_and_ink() -> None:
