@@ -496,9 +496,10 @@ def training_metadata(
 def set_output_classes(model: str, model_config: dict[str, Any], data: TrainingData) -> None:
     """Ten outputs, or eleven where anything it learns from (its recipe's drawings, or extra data
     such as `digitrec data nondigits`) is labelled "not a digit"."""
-    if int(data.y_train.max()) > NOT_A_DIGIT:
+    highest = int(data.y_train.max())
+    if highest > NOT_A_DIGIT:
         raise DigitrecError(f"a label over {NOT_A_DIGIT} in the training data: extra data must hold digits 0-9 and 10")
-    non_digits = int(data.y_train.max()) == NOT_A_DIGIT
+    non_digits = highest == NOT_A_DIGIT
     if "classes" in model_config:
         model_config["classes"] = NOT_A_DIGIT + 1 if non_digits else 10
     elif non_digits:
