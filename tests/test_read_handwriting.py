@@ -4,6 +4,7 @@
 from __future__ import annotations
 
 import io
+import math
 import random
 import time
 import tracemalloc
@@ -16,12 +17,15 @@ from PIL import Image
 from conftest import png_bytes
 from digitrec.errors import InputError
 from digitrec.learning.data import HELD_OUT_WRITERS, PenDigit
+from digitrec.learning.numbers_eval import written_number
 from digitrec.learning.pieces import compose_number
+from digitrec.reading import segment
 from digitrec.reading.decode import render_strokes
 from digitrec.reading.inference import Predictor
-from digitrec.reading.numbers import MAX_HYPOTHESES, hypotheses, pair_marks, read_page
-from digitrec.reading.preprocess import ink_image, preprocess, preprocess_ink
-from digitrec.reading.segment import CUT_MARKS, MAX_MARKS, Atom, Page, components, from_strokes
+from digitrec.reading.numbers import MAX_HYPOTHESES, hypotheses, page_of, pair_marks, read_page
+from digitrec.reading.preprocess import ink_image, preprocess, preprocess_ink, stroke_width
+from digitrec.reading.reader import Reader, Strokes
+from digitrec.reading.segment import CUT_MARKS, MAX_MARKS, REDRAW_ABOVE, Atom, Page, components, from_strokes
 from strokes import digit_strokes
 from test_budgets import dotted_png
 
@@ -140,8 +144,39 @@ def test_one_digit_gets_the_input_predict_gives_it(held_out: list[PenDigit]) -> 
         ink = np.asarray(ink_image(picture))
         pages = [components(ink), from_strokes(ink, [np.array(s) for s in strokes], pen)]
         for page in pages:
-            _, crop = page.crop(page.atoms)
+            _, crop = page.digit_ink(page.atoms)
             np.testing.assert_array_equal(preprocess_ink(crop), preprocess(picture))
+
+
+def test_a_thick_pens_digits_are_read_from_their_strokes_drawn_with_mnists_pen(
+    reader: Reader, pendigits: list[PenDigit], monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """A felt pen fills loops and runs neighbours together; over REDRAW_ABOVE of the line, the
+    stroke road reads each digit redrawn with a pen of STROKE_PEN of it (training writers'
+    numbers: the held-out ones measure it, `digitrec evaluate --dataset numbers`)."""
+    writers = [d for d in pendigits if d.writer not in HELD_OUT_WRITERS]
+    rng, thick = random.Random(8), []
+    while len(thick) < 30:
+        chosen = [rng.choice(writers) for _ in range(rng.randint(2, 6))]
+        written = written_number(chosen, rng)
+        if "thick pen" in written.conditions:
+            thick.append(("".join(str(d.label) for d in chosen), written.drawing))
+    page, _ = page_of(np.asarray(ink_image(reader.picture(thick[0][1]))), *strokes_of(thick[0][1]))
+    assert page.pen > REDRAW_ABOVE * page.line_height
+    (_, redrawn), (_, inked) = page.digit_ink(page.atoms[:1]), page.crop(page.atoms[:1])
+    assert stroke_width(redrawn) < 0.6 * stroke_width(inked)  # 0.12 of the line against 0.28
+
+    def exactly_read() -> int:
+        return sum(reader.number(drawing).text == truth for truth, drawing in thick)
+
+    redrawing = exactly_read()
+    monkeypatch.setattr(segment, "REDRAW_ABOVE", math.inf)  # the page's own ink, as before 2026-12-07
+    as_inked = exactly_read()
+    assert redrawing >= as_inked + 4, (redrawing, as_inked)
+
+
+def strokes_of(drawing: Strokes) -> tuple[list, tuple[int, int], float | None]:
+    return drawing.strokes, (drawing.width, drawing.height), drawing.line_width
 
 
 def test_too_many_marks_are_refused_before_any_work(client: TestClient) -> None:

@@ -153,7 +153,10 @@ def reader_pieces(digits: Sequence[PenDigit], numbers: int, seed: int) -> tuple[
         totals = owners.reshape(len(owners), -1).sum(axis=1)
         labels = [d.label for d in chosen]
         for page in pages(*drawn):
-            for piece in hypotheses(page):
+            # Cut from the page's ink, as the shipped cnn learned them (2026-12-07): the stroke
+            # road has read its digits redrawn with MNIST's pen since (`Page.digit_ink`), and
+            # the recipe's next model should learn them so (redraw=True).
+            for piece in hypotheses(page, redraw=False):
                 label = piece_label(piece, owners, totals, labels)
                 if label == NOT_A_DIGIT:
                     negatives.append(preprocess_ink(piece.ink))

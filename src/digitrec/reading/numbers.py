@@ -131,9 +131,10 @@ def page_of(
     return from_strokes(ink, [np.asarray(s, dtype=np.float64) * scale for s in strokes], pen), scale
 
 
-def hypotheses(page: Page) -> list[Hypothesis]:
+def hypotheses(page: Page, redraw: bool = True) -> list[Hypothesis]:
     """Every run of consecutive atoms that could be one digit (narrow enough, parts close
-    enough), at most MAX_HYPOTHESES of them: each atom alone, then the shortest runs first."""
+    enough), at most MAX_HYPOTHESES of them: each atom alone, then the shortest runs first. Each
+    holds what the model reads (`Page.digit_ink`), or without `redraw` the page's own ink."""
     atoms = page.atoms
     if len(atoms) > MAX_HYPOTHESES:
         raise InputError(
@@ -150,7 +151,8 @@ def hypotheses(page: Page) -> list[Hypothesis]:
         # The singles keep every partition possible; then runs by length, then by width.
         spans.sort(key=lambda s: (s[1] - s[0], atoms[s[1] - 1].box[2] - atoms[s[0]].box[0]))
         spans = sorted(spans[:MAX_HYPOTHESES])
-    return [Hypothesis(start, stop, *page.crop(atoms[start:stop])) for start, stop in spans]
+    ink_of = page.digit_ink if redraw else page.crop
+    return [Hypothesis(start, stop, *ink_of(atoms[start:stop])) for start, stop in spans]
 
 
 def _joinable(atoms: Sequence[Atom], height: float) -> bool:
