@@ -25,7 +25,7 @@ from digitrec.reading.inference import Predictor
 from digitrec.reading.numbers import MAX_HYPOTHESES, hypotheses, page_of, pair_marks, read_page
 from digitrec.reading.preprocess import ink_image, preprocess, preprocess_ink, stroke_width
 from digitrec.reading.reader import Reader, Strokes
-from digitrec.reading.segment import CUT_MARKS, MAX_MARKS, REDRAW_ABOVE, Atom, Page, components, from_strokes
+from digitrec.reading.segment import CUT_MARKS, MAX_MARKS, REDRAW_ABOVE, Atom, Page, components, from_strokes, pen_lifts
 from strokes import digit_strokes
 from test_budgets import dotted_png
 
@@ -148,19 +148,26 @@ def test_one_digit_gets_the_input_predict_gives_it(held_out: list[PenDigit]) -> 
             np.testing.assert_array_equal(preprocess_ink(crop), preprocess(picture))
 
 
+def numbers_with(pendigits: list[PenDigit], condition: str, count: int, seed: int) -> list[tuple[str, Strokes]]:
+    """`count` numbers of the training writers (truth, strokes) that have `condition`, as
+    `digitrec evaluate --dataset numbers` writes the held-out writers' ones."""
+    writers = [d for d in pendigits if d.writer not in HELD_OUT_WRITERS]
+    rng, found = random.Random(seed), []
+    while len(found) < count:
+        chosen = [rng.choice(writers) for _ in range(rng.randint(2, 6))]
+        written = written_number(chosen, rng)
+        if condition in written.conditions:
+            found.append(("".join(str(d.label) for d in chosen), written.drawing))
+    return found
+
+
 def test_a_thick_pens_digits_are_read_from_their_strokes_drawn_with_mnists_pen(
     reader: Reader, pendigits: list[PenDigit], monkeypatch: pytest.MonkeyPatch
 ) -> None:
     """A felt pen fills loops and runs neighbours together; over REDRAW_ABOVE of the line, the
     stroke road reads each digit redrawn with a pen of STROKE_PEN of it (training writers'
     numbers: the held-out ones measure it, `digitrec evaluate --dataset numbers`)."""
-    writers = [d for d in pendigits if d.writer not in HELD_OUT_WRITERS]
-    rng, thick = random.Random(8), []
-    while len(thick) < 30:
-        chosen = [rng.choice(writers) for _ in range(rng.randint(2, 6))]
-        written = written_number(chosen, rng)
-        if "thick pen" in written.conditions:
-            thick.append(("".join(str(d.label) for d in chosen), written.drawing))
+    thick = numbers_with(pendigits, "thick pen", 30, seed=8)
     page, _ = page_of(np.asarray(ink_image(reader.picture(thick[0][1]))), *strokes_of(thick[0][1]))
     assert page.pen > REDRAW_ABOVE * page.line_height
     (_, redrawn), (_, inked) = page.digit_ink(page.atoms[:1]), page.crop(page.atoms[:1])
@@ -173,6 +180,27 @@ def test_a_thick_pens_digits_are_read_from_their_strokes_drawn_with_mnists_pen(
     monkeypatch.setattr(segment, "REDRAW_ABOVE", math.inf)  # the page's own ink, as before 2026-12-07
     as_inked = exactly_read()
     assert redrawing >= as_inked + 4, (redrawing, as_inked)
+
+
+def test_a_digits_strokes_written_one_after_the_other_nearby_join_freely(
+    reader: Reader, pendigits: list[PenDigit], monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """A 4 or a 5 whose pen was lifted between its strokes (training writers' numbers)."""
+    lifted = numbers_with(pendigits, "lifted 4/5", 80, seed=10)
+
+    def exactly_read() -> int:
+        return sum(reader.number(drawing).text == truth for truth, drawing in lifted)
+
+    joining = exactly_read()
+    monkeypatch.setattr(segment, "LIFT_REACH", -1.0)  # no pen lifts: as before 2026-12-07
+    assert joining >= exactly_read() + 3  # 57 and 52 of 80 (2026-12-07)
+
+
+def test_pen_lifts_are_the_strokes_the_next_one_comes_near() -> None:
+    bar, stem, far = np.array([[0, 0], [50, 0]]), np.array([[58, -40], [58, 40]]), np.array([[200, 0], [200, 80]])
+    assert pen_lifts([bar, stem, far], reach=10) == {(0, 1)}
+    assert pen_lifts([bar, stem, far], reach=5) == frozenset()
+    assert pen_lifts([stem, bar, far], reach=10) == {(0, 1)}
 
 
 def strokes_of(drawing: Strokes) -> tuple[list, tuple[int, int], float | None]:

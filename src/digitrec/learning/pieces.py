@@ -22,7 +22,7 @@ from digitrec.reading.decode import render_strokes
 from digitrec.reading.numbers import Hypothesis, hypotheses, page_of
 from digitrec.reading.pairs import NOT_A_PAIR, PAIR_HEIGHT, PAIR_WIDTH, pair_input
 from digitrec.reading.preprocess import ink_image, preprocess_ink
-from digitrec.reading.segment import Page
+from digitrec.reading.segment import Page, dense_points
 
 StrokeList = list[list[list[float]]]
 
@@ -35,17 +35,6 @@ MERGED = 0.3
 # stroke (far narrower than tall) is left unlabelled: alone it is a 1, and the 4's stem is one.
 FRAGMENT = 0.4
 BARE_STROKE = 0.35  # width / height
-
-
-def _dense(strokes: list[np.ndarray], step: float) -> np.ndarray:
-    """The strokes' centre lines as points at most `step` apart (for contact distances)."""
-    out = []
-    for stroke in strokes:
-        out.append(stroke[:1])
-        for a, b in zip(stroke[:-1], stroke[1:], strict=True):
-            n = max(1, int(np.ceil(np.hypot(*(b - a)) / step)))
-            out.append(a + (b - a) * np.linspace(0, 1, n + 1)[1:, None])
-    return np.concatenate(out)
 
 
 def _contact_shift(left: np.ndarray, right: np.ndarray, reach: float) -> float:
@@ -79,8 +68,8 @@ def compose_number(
         lift = rng.uniform(0, 0.2) * height  # a wandering baseline
         strokes = [(s - low) * scale + [0.0, lift] for s in strokes]
         if placed:
-            previous = _dense(placed[-1], max(1.0, pen / 4))
-            here = _dense(strokes, max(1.0, pen / 4))
+            previous = dense_points(placed[-1], max(1.0, pen / 4))
+            here = dense_points(strokes, max(1.0, pen / 4))
             if touching and index == 1:
                 shift = _contact_shift(previous, here, pen * rng.uniform(0.5, 1.0))
             else:

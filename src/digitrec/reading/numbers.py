@@ -175,11 +175,12 @@ def cut_penalty(first: Atom) -> float:
     return 0.0 if first.cut is None else CUT + CUT_INK * first.cut
 
 
-def join_penalty(atoms: Sequence[Atom], height: float) -> float:
-    """Nats for reading separate marks as one digit, pair by pair left to right."""
+def join_penalty(atoms: Sequence[Atom], height: float, lifts: frozenset[tuple[int, int]] = frozenset()) -> float:
+    """Nats for reading separate marks as one digit, pair by pair left to right; none for two
+    strokes written one after the other, the second within reach of the first (`Page.lifts`)."""
     total = 0.0
     for left, right in zip(atoms, atoms[1:], strict=False):
-        if left.mark == right.mark:
+        if left.mark == right.mark or _lifted(left, right, lifts):
             continue
         a, b = left.box, right.box
         overlap = min(a[2], b[2]) - max(a[0], b[0])
@@ -190,6 +191,12 @@ def join_penalty(atoms: Sequence[Atom], height: float) -> float:
             narrower = min(a[2] - a[0], b[2] - b[0])
             total += JOIN_TALL * (1.0 - max(0, overlap) / max(narrower, 1))
     return total
+
+
+def _lifted(left: Atom, right: Atom, lifts: frozenset[tuple[int, int]]) -> bool:
+    """Stroke-road atoms one stroke each: was one written right after the other, nearby?"""
+    first, second = sorted((min(left.strokes, default=-1), min(right.strokes, default=-1)))
+    return (first, second) in lifts
 
 
 def skip_score(box: Box, height: float, not_a_digit: float) -> float:
@@ -274,7 +281,7 @@ def choose(
         + math.log(max(1.0 - r.rejection, FLOOR))
         - shape_penalty(h.box, height)
         - cut_penalty(page.atoms[h.start])
-        - join_penalty(page.atoms[h.start : h.stop], height)
+        - join_penalty(page.atoms[h.start : h.stop], height, page.lifts)
         + DIGIT_BONUS
         for h, r in zip(found, readings, strict=True)
     ]
