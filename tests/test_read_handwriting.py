@@ -201,6 +201,22 @@ def test_pen_lifts_are_the_strokes_the_next_one_comes_near() -> None:
     assert pen_lifts([bar, stem, far], reach=10) == {(0, 1)}
     assert pen_lifts([bar, stem, far], reach=5) == frozenset()
     assert pen_lifts([stem, bar, far], reach=10) == {(0, 1)}
+    # Boxes that overlap, lines that do not come near: an L and a dot in its open corner.
+    corner, dot = np.array([[0, 0], [0, 100], [100, 100]]), np.array([[80, 75], [81, 76]])
+    assert pen_lifts([corner, dot], reach=20) == frozenset()
+    assert pen_lifts([corner, dot], reach=30) == {(0, 1)}
+
+
+@pytest.mark.parametrize(
+    ("point", "size", "pen"), [((50.2, 50.2), (200, 100), 2.0), ((1000.8, 1000.8), (4096, 4096), 8.0)]
+)
+def test_a_dot_in_a_thick_pen_is_read_as_no_number_not_refused(
+    reader: Reader, point: tuple[float, float], size: tuple[int, int], pen: float
+) -> None:
+    """Redrawn with a pen of 0.12 of a tiny line, a dot could come out with no ink at all (the
+    review of 2026-12-07 found a 422 here)."""
+    reading = reader.number(Strokes([[list(point)]], *size, pen))
+    assert reading.text == ""
 
 
 def strokes_of(drawing: Strokes) -> tuple[list, tuple[int, int], float | None]:

@@ -83,7 +83,9 @@ class Digit:
     reading: DigitReading
     box: Box
     # Its ink alone (uint8, 0 background), in the pixels the drawing was read in (a big canvas is
-    # read scaled down, and `box` then differs): what a correction of this digit stores.
+    # read scaled down, and `box` then differs): what a correction of this digit stores. On the
+    # stroke road with a thick pen, its strokes redrawn with a thinner one (`Page.digit_ink`):
+    # what the model read.
     ink: np.ndarray | None = field(default=None, repr=False, compare=False)
 
     @property

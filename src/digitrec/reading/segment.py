@@ -72,12 +72,18 @@ STROKE_PART = 0.5  # the `cut` of parting a group's strokes: as a cut through ha
 REDRAW_ABOVE = 0.2
 STROKE_PEN = 0.12
 # A pen lifted inside a digit comes down again near where it left: the next stroke written comes
-# within this many pen widths of the last (a 4's stem beside its bar, a 5's bar above its body).
+# within about this many pen widths of the last (a 4's stem beside its bar, a 5's bar above its
+# body; about: the centre lines are compared as points a quarter of the reach apart or more).
 # Joining two such strokes into one digit costs the reader nothing (`numbers.join_penalty`), so
 # the model's reading decides between a lifted 4 and "61". On 400 numbers of the training writers
 # (never the held-out ones), two samples: 87.5% -> 89.5% and 88.5% -> 90.75% exactly (2 pens:
-# 89.5% and 90.75%; 4: 89.5% and 91.0%).
+# 89.5% and 90.75%; 4: 89.5% and 91.0%). That generator lifts a stroke 1-2.5 pen widths, so a
+# reach in pen widths suits it by construction; how far real writers' lifts go is not measured.
 LIFT_REACH = 3.0
+# And within this share of the line's height, whatever the pen: with a felt pen, 3 pen widths
+# would reach the next digit (a pen of 0.35 of the height, the most `digitrec evaluate --dataset
+# numbers` draws, reaches 1.05 of it). 0.2-0.4 read the same numbers as no cap on both samples.
+LIFT_AT_MOST = 0.3
 LIFT_POINTS = 20_000
 
 
@@ -110,7 +116,7 @@ class Page:
     strokes: list[np.ndarray] = field(default_factory=list)  # (n, 2) in picture pixels (stroke road)
     pen: float = 0.0  # pen width in picture pixels (stroke road)
     # Stroke road: (i, i + 1) for each stroke that the next one written comes within LIFT_REACH
-    # pens of, as a pen lifted inside one digit does (`pen_lifts`).
+    # pens (at most LIFT_AT_MOST of the line) of, as a pen lifted inside one digit does.
     lifts: frozenset[tuple[int, int]] = frozenset()
 
     def crop(self, atoms: Sequence[Atom]) -> tuple[Box, np.ndarray]:
@@ -125,16 +131,17 @@ class Page:
     def digit_ink(self, atoms: Sequence[Atom]) -> tuple[Box, np.ndarray]:
         """What the model reads for `atoms` as one digit: the ink of `crop`, or on the stroke
         road with a pen over REDRAW_ABOVE of the line height, their strokes drawn anew with a pen
-        of STROKE_PEN of it."""
-        pen = STROKE_PEN * self.line_height
+        of STROKE_PEN of it (a pixel at least: Pillow may paint nothing for a smaller dot)."""
         if not self.strokes or self.pen <= REDRAW_ABOVE * self.line_height:
             return self.crop(atoms)
+        pen = max(1.0, STROKE_PEN * self.line_height)
         box = union(a.box for a in atoms)
         x0, y0, x1, y1 = box
         picture = Image.new("L", (x1 - x0, y1 - y0), 0)
         for atom in atoms:
             _draw(picture, [self.strokes[i] - (x0, y0) for i in atom.strokes], pen / 2, 255)
-        return box, np.asarray(picture, dtype=np.uint8)
+        drawn = np.asarray(picture, dtype=np.uint8)
+        return (box, drawn) if drawn.any() else self.crop(atoms)
 
     def _paint(self, atom: Atom, box: Box, mask: np.ndarray) -> None:
         x0, y0, x1, y1 = atom.box
@@ -388,14 +395,15 @@ def from_strokes(ink: np.ndarray, strokes: Sequence[np.ndarray], pen: float) -> 
         raise EmptyDrawingError("nothing drawn: the strokes leave no ink on the canvas")
     atoms.sort(key=lambda a: a.centre)
     height = typical_height([_mark_height(atoms, m) for m in {a.mark for a in atoms}])
-    return Page(ink, atoms, height, strokes=drawn, pen=pen, lifts=pen_lifts(drawn, LIFT_REACH * pen))
+    reach = min(LIFT_REACH * pen, LIFT_AT_MOST * height)
+    return Page(ink, atoms, height, strokes=drawn, pen=pen, lifts=pen_lifts(drawn, reach))
 
 
 def pen_lifts(strokes: Sequence[np.ndarray], reach: float) -> frozenset[tuple[int, int]]:
     """(i, i + 1) for each stroke i whose next stroke's centre line comes within `reach` of its own."""
 
     # Points a quarter of the reach apart: a pixel at least, and no more than LIFT_POINTS in all,
-    # so that 40 long scribbles cost what a number does (40 zigzags across a 1024 canvas, 190,000
+    # so that 40 long scribbles cost what a number does (40 zigzags across a 1024 canvas, 164,000
     # px of line: 11 ms instead of 70).
     length = sum(float(np.hypot(*np.diff(stroke, axis=0).T).sum()) for stroke in strokes)
     step = max(reach / 4, 1.0, length / LIFT_POINTS)

@@ -137,7 +137,8 @@ def store_number_answers(
     posted: Posted, settings: Settings, store: Store, registry: Registry
 ) -> schemas.NumberFeedbackOut:
     """Read the drawing again, as /api/read did, and store each answered box's own 28x28 input and
-    ink crop (never pixels the client sent for them), the rows linked by one reading id."""
+    ink crop as the reader read it (`numbers.Digit.ink`; never pixels the client sent for them),
+    the rows linked by one reading id."""
     submission = read_submission(posted, settings, schemas.NumberFeedbackOptions, schemas.NumberFeedbackRequest, False)
     options: schemas.NumberFeedbackOptions = submission.options
     name, reader = registry.get(options.model)
