@@ -100,6 +100,16 @@ def bars_in_a_row(count: int, height: float = 100, pen: float = 8) -> dict[str, 
     return {"strokes": bars, "width": int(80 + count * step), "height": int(80 + height), "line_width": pen}
 
 
+def zigzags_across(count: int, side: int = 1024, pen: float = 1.0) -> dict[str, Any]:
+    """`count` strokes of 5 points, each zigzagging across the whole canvas with a fine pen (within
+    the ink budget): every mark as tall and wide as the page, so each candidate digit's crop is
+    the page's size (found 2026-12-07: about 210 ms of CPU in Reader.number on a Xeon)."""
+    strokes = [
+        [[10.0 + (side - 24) * (k % 2), 10.0 + i + (side - 24 - 2 * i) * k / 4] for k in range(5)] for i in range(count)
+    ]
+    return {"strokes": strokes, "width": side, "height": side, "line_width": pen}
+
+
 def as_json(payload: Any) -> bytes:
     return orjson.dumps(payload)
 
@@ -207,6 +217,7 @@ def cases() -> list[Case]:
         image_case("PNG 1024x1024, 38 dots -> /api/read", "/api/read", dotted_png(1024, MAX_MARKS - 2)),
         image_case("PNG 1024x1024, 38 zigzags -> /api/read", "/api/read", zigzags_png(1024, MAX_MARKS - 2)),
         Case("strokes: 40 bars close in a row -> /api/read", "/api/read", as_json(bars_in_a_row(MAX_MARKS))),
+        Case("strokes: 40 zigzags across 1024, pen 1 -> /api/read", "/api/read", as_json(zigzags_across(MAX_MARKS))),
         Case(
             "strokes: 5k points in 40 strokes, 4096, pen 1024 -> /api/read",
             "/api/read",
