@@ -413,17 +413,20 @@ def render_strokes(
             "send fewer or shorter strokes, or a thinner pen"
         )
     picture = Image.new("L", rendered_size(width, height, budget), 0)
-    pen = ImageDraw.Draw(picture)
-    radius = line / 2
-    coordinates = points.tolist()
-    ends = [*starts[1:].tolist(), len(coordinates)]
-    for start, end in zip(starts.tolist(), ends, strict=True):
-        if end - start > 1:
-            pen.line([tuple(point) for point in coordinates[start:end]], fill=255, width=max(1, round(line)))
-        # Round caps and joins, as a canvas draws them with lineCap = "round".
-        for x, y in coordinates[start:end]:
-            pen.ellipse((x - radius, y - radius, x + radius, y + radius), fill=255)
+    draw_strokes(picture, np.split(points, starts[1:]), line / 2, 255)
     return np.asarray(picture, dtype=np.uint8)
+
+
+def draw_strokes(picture: Image.Image, strokes: Sequence[np.ndarray], radius: float, fill: int) -> None:
+    """Strokes ((n, 2) points in the picture's pixels) with a pen of `radius`, with round caps and
+    joins, as a canvas draws them with lineCap = "round"."""
+    draw = ImageDraw.Draw(picture)
+    for stroke in strokes:
+        points = [tuple(point) for point in stroke.tolist()]
+        if len(points) > 1:
+            draw.line(points, fill=fill, width=max(1, round(2 * radius)))
+        for x, y in points:
+            draw.ellipse((x - radius, y - radius, x + radius, y + radius), fill=fill)
 
 
 def default_pen(width: float, height: float) -> float:

@@ -18,11 +18,12 @@ from collections.abc import Sequence
 from dataclasses import dataclass, field, replace
 
 import numpy as np
-from PIL import Image, ImageDraw
+from PIL import Image
 from scipy import ndimage
 from scipy.spatial import cKDTree
 
 from digitrec.errors import EmptyDrawingError, InputError
+from digitrec.reading.decode import draw_strokes
 from digitrec.reading.geometry import Box, marks, union
 
 # More separate marks than this is not a number anyone writes on one line (12 digits of 3
@@ -139,7 +140,7 @@ class Page:
         x0, y0, x1, y1 = box
         picture = Image.new("L", (x1 - x0, y1 - y0), 0)
         for atom in atoms:
-            _draw(picture, [self.strokes[i] - (x0, y0) for i in atom.strokes], pen / 2, 255)
+            draw_strokes(picture, [self.strokes[i] - (x0, y0) for i in atom.strokes], pen / 2, 255)
         drawn = np.asarray(picture, dtype=np.uint8)
         return (box, drawn) if drawn.any() else self.crop(atoms)
 
@@ -160,19 +161,8 @@ class Page:
         """The pixels within the pen (and a pixel more) of the atom's strokes, in its box."""
         x0, y0, x1, y1 = atom.box
         picture = Image.new("1", (x1 - x0, y1 - y0), 0)
-        _draw(picture, [self.strokes[i] - (x0, y0) for i in atom.strokes], self.pen / 2 + 1.5, 1)
+        draw_strokes(picture, [self.strokes[i] - (x0, y0) for i in atom.strokes], self.pen / 2 + 1.5, 1)
         return np.asarray(picture, dtype=bool)
-
-
-def _draw(picture: Image.Image, strokes: Sequence[np.ndarray], radius: float, fill: int) -> None:
-    """Strokes ((n, 2) points in the picture's pixels) with round caps and joins, as a canvas draws."""
-    draw = ImageDraw.Draw(picture)
-    for stroke in strokes:
-        points = [(float(x), float(y)) for x, y in stroke]
-        if len(points) > 1:
-            draw.line(points, fill=fill, width=max(1, round(2 * radius)))
-        for x, y in points:
-            draw.ellipse((x - radius, y - radius, x + radius, y + radius), fill=fill)
 
 
 def _too_many(count: int) -> InputError:
@@ -401,21 +391,30 @@ def from_strokes(ink: np.ndarray, strokes: Sequence[np.ndarray], pen: float) -> 
 
 def pen_lifts(strokes: Sequence[np.ndarray], reach: float) -> frozenset[tuple[int, int]]:
     """(i, i + 1) for each stroke i whose next stroke's centre line comes within `reach` of its own."""
-
+    if reach <= 0:
+        return frozenset()
     # Points a quarter of the reach apart: a pixel at least, and no more than LIFT_POINTS in all,
     # so that 40 long scribbles cost what a number does (40 zigzags across a 1024 canvas, 164,000
     # px of line: 11 ms instead of 70).
     length = sum(float(np.hypot(*np.diff(stroke, axis=0).T).sum()) for stroke in strokes)
     step = max(reach / 4, 1.0, length / LIFT_POINTS)
 
-    def near(first: np.ndarray, second: np.ndarray) -> bool:
-        apart = np.maximum(first.min(axis=0) - second.max(axis=0), second.min(axis=0) - first.max(axis=0))
-        if reach <= 0 or (apart > reach).any():  # boxes further apart: no need to look closer
-            return False
-        tree = cKDTree(dense_points([first], step))
-        return bool(np.isfinite(tree.query(dense_points([second], step), distance_upper_bound=reach)[0]).any())
+    lines: dict[int, np.ndarray] = {}  # each stroke's centre line, made once, when first needed
 
-    return frozenset((index, index + 1) for index in range(len(strokes) - 1) if near(*strokes[index : index + 2]))
+    def line(index: int) -> np.ndarray:
+        if index not in lines:
+            lines[index] = dense_points([strokes[index]], step)
+        return lines[index]
+
+    def near(index: int) -> bool:
+        first, second = strokes[index], strokes[index + 1]
+        apart = np.maximum(first.min(axis=0) - second.max(axis=0), second.min(axis=0) - first.max(axis=0))
+        if (apart > reach).any():  # boxes further apart: no need to look closer
+            return False
+        distances, _ = cKDTree(line(index)).query(line(index + 1), distance_upper_bound=reach)
+        return bool(np.isfinite(distances).any())
+
+    return frozenset((index, index + 1) for index in range(len(strokes) - 1) if near(index))
 
 
 def dense_points(strokes: Sequence[np.ndarray], step: float) -> np.ndarray:
