@@ -103,3 +103,20 @@ def test_a_model_trained_on_the_folder_knows_which_alphabets_it_saw(tmp_path: Pa
     config = TrainConfig(out=tmp_path / "run", data_dir=data_dir, epochs=1, limit=600, fast=True, extra_data=[extra])
     folder = fit(config)
     assert trained_alphabets(Predictor(folder)) == sorted(set(ALPHABETS) - {"Korean"})
+
+
+def test_the_recipe_makes_its_data_side_by_side_as_one_after_the_other(tmp_path: Path, data_dir: Path) -> None:
+    """`digitrec recipe` makes the pieces, the drawings and the scans in two processes at once
+    (`recipe.write_data`): the files must hold what `digitrec data pieces` and `data nondigits`
+    write one after the other, so that the recipe still makes the shipped weights."""
+    from digitrec.learning.recipe import DRY_RUN_IMAGES, RecipeConfig, write_data, write_pieces
+
+    config = RecipeConfig(out=tmp_path / "cnn", seed=3, data_dir=data_dir, dry_run=True)
+    write_data(config, tmp_path / "pieces", tmp_path / "nondigits")
+    write_pieces(config, tmp_path / "pieces-alone")
+    write_training_set(tmp_path / "nondigits-alone", seed=3, data_dir=data_dir, limit=DRY_RUN_IMAGES)
+    for made in ("pieces", "nondigits"):
+        images, labels = load_split(tmp_path / made, "train", verify=False)
+        alone_images, alone_labels = load_split(tmp_path / f"{made}-alone", "train", verify=False)
+        assert len(labels) > 100 and np.array_equal(images, alone_images) and np.array_equal(labels, alone_labels)
+    assert (tmp_path / "nondigits" / MANIFEST).read_text() == (tmp_path / "nondigits-alone" / MANIFEST).read_text()

@@ -22,6 +22,7 @@ from __future__ import annotations
 import json
 import math
 from collections.abc import Callable, Sequence
+from dataclasses import dataclass
 from pathlib import Path
 
 import numpy as np
@@ -743,7 +744,21 @@ def write_training_set(
     reads), and a manifest that `train` and `finetune` copy into the model's card, so that a model's
     evaluation knows which alphabets it never saw. With `scans` MNIST training digits as a page
     sends them, as themselves: without them, a model taught many non-digits refuses scanned 1s.
-    `limit`: about that many images in all, to check a set-up quickly (`recipe --dry-run`)."""
+    `limit`: about that many images in all, to check a set-up quickly (`recipe --dry-run`).
+    The drawings and the scans are independent parts (the recipe makes them side by side)."""
+    drawn = training_drawings(seed, leave_out, limit)
+    return save_training_set(out, seed, drawn, training_scan_part(seed, scans, data_dir, limit))
+
+
+@dataclass
+class DrawnPart:
+    images: np.ndarray
+    labels: np.ndarray
+    alphabets: list[str]  # the Omniglot alphabets drawn from
+
+
+def training_drawings(seed: int, leave_out: Sequence[str] = (), limit: int | None = None) -> DrawnPart:
+    """The drawn part of `write_training_set`: `training_set` of the alphabets not left out."""
     unknown = sorted(set(leave_out) - set(ALPHABETS))
     if unknown:
         raise DataError(f"no Omniglot alphabet {', '.join(unknown)}: choose among {', '.join(ALPHABETS)}")
@@ -751,12 +766,26 @@ def write_training_set(
     characters = [c for c in load_omniglot() if c.alphabet in alphabets]
     sizes = {}
     if limit is not None:
-        characters, scans = characters[: limit // 4], min(scans, limit // 4)
+        characters = characters[: limit // 4]
         sizes = {"kinds": limit // 4, "digits": limit // 4}
     images, labels = training_set(training_writers(), characters, seed, **sizes)
-    if scans:
-        scanned, digits = scanned_training_digits(scans, seed + 3, seed, data_dir)
-        images, labels = np.concatenate([images, scanned]), np.concatenate([labels, digits])
+    return DrawnPart(images, labels, alphabets)
+
+
+def training_scan_part(
+    seed: int, scans: int = 4000, data_dir: Path | None = None, limit: int | None = None
+) -> tuple[np.ndarray, np.ndarray] | None:
+    """The scanned part of `write_training_set` (None without scans)."""
+    if limit is not None:
+        scans = min(scans, limit // 4)
+    return scanned_training_digits(scans, seed + 3, seed, data_dir) if scans else None
+
+
+def save_training_set(out: Path, seed: int, drawn: DrawnPart, scanned: tuple[np.ndarray, np.ndarray] | None) -> str:
+    """Both parts together, shuffled, as gzip IDX files and the manifest."""
+    images, labels = drawn.images, drawn.labels
+    if scanned is not None:
+        images, labels = np.concatenate([images, scanned[0]]), np.concatenate([labels, scanned[1]])
     # Shuffled: `finetune` holds out the last rows of a folder (its newest corrections), which
     # must be a sample of every part, not the scans alone.
     order = np.random.default_rng(seed + 4).permutation(len(labels))
@@ -764,6 +793,7 @@ def write_training_set(
     out.mkdir(parents=True, exist_ok=True)
     write_idx(out / "train-images-idx3-ubyte.gz", images)
     write_idx(out / "train-labels-idx1-ubyte.gz", labels.astype(np.uint8))
-    (out / MANIFEST).write_text(json.dumps({"omniglot_alphabets": alphabets, "seed": seed}, indent=1) + "\n")
+    manifest = {"omniglot_alphabets": drawn.alphabets, "seed": seed}
+    (out / MANIFEST).write_text(json.dumps(manifest, indent=1) + "\n")
     flagged = int((labels == NOT_A_DIGIT).sum())
     return f"wrote {len(labels)} images to {out}: {flagged} not a digit, {len(labels) - flagged} digits"

@@ -12,16 +12,18 @@ cnn flags far more of the symbols and alphabets it never saw (docs/models.md).""
 
 from __future__ import annotations
 
+import multiprocessing
 import shutil
 import tempfile
 import time
 from collections.abc import Callable
+from concurrent.futures import ProcessPoolExecutor
 from dataclasses import dataclass
 from pathlib import Path
 
 from digitrec.learning.data import training_writers, write_dataset
 from digitrec.learning.evaluate import DATASETS, evaluate_dataset, record
-from digitrec.learning.nondigits import write_training_set
+from digitrec.learning.nondigits import save_training_set, training_drawings, training_scan_part
 from digitrec.learning.pieces import reader_pieces
 from digitrec.learning.train import TrainConfig, fit
 from digitrec.reading.card import PAIRS_FOLDER, ModelCard, resolve_model
@@ -58,8 +60,7 @@ def make_cnn(config: RecipeConfig, say: Callable[[str], None] = print) -> ModelC
             seconds[name] = round(time.perf_counter() - started, 1)
             say(f"{name}: {seconds[name]} s")
 
-        step("pieces", lambda: write_pieces(config, pieces))
-        step("nondigits", lambda: write_nondigits(config, nondigits))
+        step("pieces and nondigits", lambda: write_data(config, pieces, nondigits))
         step("train", lambda: fit(train_config(config, [pieces, nondigits], out)))  # and calibrate
     step("pairs", lambda: copy_pairs(config.pairs, out))
     for dataset in DATASETS:
@@ -102,9 +103,18 @@ def write_pieces(config: RecipeConfig, out: Path) -> None:
     write_dataset(images, labels, out)
 
 
-def write_nondigits(config: RecipeConfig, out: Path) -> None:
+def write_data(config: RecipeConfig, pieces: Path, nondigits: Path) -> None:
+    """The reader's pieces and the non-digits, made side by side in two processes: the three
+    parts are independent, each with its own seeds, so they come out as made one after the other
+    (on a 2-core Xeon, the scans take 36 s alone, the pieces 20 and the drawings 23)."""
     limit = DRY_RUN_IMAGES if config.dry_run else None
-    write_training_set(out, config.seed, data_dir=config.data_dir, limit=limit)
+    # spawn: a forked copy of a process that has started PyTorch's threads can hang.
+    with ProcessPoolExecutor(max_workers=2, mp_context=multiprocessing.get_context("spawn")) as pool:
+        scanned = pool.submit(training_scan_part, config.seed, data_dir=config.data_dir, limit=limit)
+        drawn = pool.submit(training_drawings, config.seed, limit=limit)
+        cut = pool.submit(write_pieces, config, pieces)
+        save_training_set(nondigits, config.seed, drawn.result(), scanned.result())
+        cut.result()
 
 
 def copy_pairs(source: Path | None, out: Path) -> None:

@@ -21,7 +21,8 @@ def write_idx(path: Path, array: np.ndarray) -> None:
     """Write a uint8 array as a gzip IDX file (used to export datasets that load_split reads)."""
     data = np.ascontiguousarray(array, dtype=np.uint8)
     header = bytes([0, 0, 0x08, data.ndim]) + struct.pack(f">{data.ndim}I", *data.shape)
-    with gzip.open(path, "wb") as handle:
+    # zlib's default level: gzip's 9 took 4.4 s for the recipe's 18 MB of non-digits, for 1% fewer bytes.
+    with gzip.open(path, "wb", compresslevel=6) as handle:
         handle.write(header + data.tobytes())
 
 
