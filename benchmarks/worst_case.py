@@ -156,6 +156,20 @@ def zigzags_png(side: int, count: int) -> bytes:
     return encoded(canvas, "PNG")
 
 
+def touching_loops_png(side: int = 1024, marks: int = 3, loops: int = 5) -> bytes:
+    """One line of marks, each loops running into one another: the reader cuts every mark into
+    slices, and runs of them fill the pair reader's inputs (`numbers.MAX_PAIRS`)."""
+    canvas = Image.new("L", (side, side), 255)
+    draw = ImageDraw.Draw(canvas)
+    size = side // (marks * loops + marks)
+    for mark in range(marks):
+        left = 10 + mark * (loops * size + size)
+        for k in range(loops):
+            x = left + k * (size - 8)
+            draw.ellipse((x, 300, x + size, 300 + size * 1.4), outline=0, width=3)
+    return encoded(canvas, "PNG")
+
+
 def webp_dots(side: int, dots: int) -> bytes:
     return encoded(Image.open(io.BytesIO(dotted_png(side, dots))), "WEBP", lossless=True)
 
@@ -216,6 +230,7 @@ def cases() -> list[Case]:
         image_case("PNG 1024x1024, 300 dots -> /api/read", "/api/read", dotted_png(1024, 300)),
         image_case("PNG 1024x1024, 38 dots -> /api/read", "/api/read", dotted_png(1024, MAX_MARKS - 2)),
         image_case("PNG 1024x1024, 38 zigzags -> /api/read", "/api/read", zigzags_png(1024, MAX_MARKS - 2)),
+        image_case("PNG 1024x1024, 3 marks of 5 touching loops -> /api/read", "/api/read", touching_loops_png()),
         Case("strokes: 40 bars close in a row -> /api/read", "/api/read", as_json(bars_in_a_row(MAX_MARKS))),
         Case("strokes: 40 zigzags across 1024, pen 1 -> /api/read", "/api/read", as_json(zigzags_across(MAX_MARKS))),
         Case(

@@ -17,9 +17,10 @@ from PIL import Image
 from conftest import png_bytes
 from digitrec.errors import InputError
 from digitrec.learning.data import HELD_OUT_WRITERS, PenDigit
-from digitrec.learning.numbers_eval import written_number
+from digitrec.learning.drawings import bounds
+from digitrec.learning.numbers_eval import as_png, written_number
 from digitrec.learning.pieces import compose_number
-from digitrec.reading import segment
+from digitrec.reading import numbers, segment
 from digitrec.reading.decode import render_strokes
 from digitrec.reading.inference import Predictor
 from digitrec.reading.numbers import MAX_HYPOTHESES, hypotheses, page_of, pair_marks, read_page
@@ -196,6 +197,57 @@ def test_a_digits_strokes_written_one_after_the_other_nearby_join_freely(
     assert joining >= exactly_read() + 3  # 57 and 52 of 80 (2026-12-07)
 
 
+def three_touching(chosen: list[PenDigit], height: float = 120.0, pen: float = 8.0) -> bytes:
+    """A picture of the digits written 120 px tall, each running half a pen into the next."""
+    placed: list[np.ndarray] = []
+    x = 0.0
+    for digit in chosen:
+        strokes = [np.asarray(s, dtype=np.float64) for s in digit.strokes]
+        low, high = bounds(strokes)
+        strokes = [(s - low) * height / max(float(high[1] - low[1]), 1e-6) for s in strokes]
+        low, high = bounds(strokes)
+        placed += [s - low + [x, 0.0] for s in strokes]
+        x += float(high[0] - low[0]) - pen / 2
+    low, high = bounds(placed)
+    drawing = Strokes(
+        [(s - low + 20).tolist() for s in placed], int(high[0] - low[0]) + 40, int(high[1] - low[1]) + 40, pen
+    )
+    return as_png(drawing)
+
+
+def test_three_touching_digits_are_read_two_slices_at_a_time_by_the_pair_reader(
+    reader: Reader, pendigits: list[PenDigit], monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """A mark of three digits touching holds two pairs, each a run of its slices: the pair reader
+    reads those too, not only the whole mark (training writers' digits)."""
+    training = [d for d in pendigits if d.writer not in HELD_OUT_WRITERS]
+    rng = random.Random(5)
+    chosen = [[rng.choice(training) for _ in range(3)] for _ in range(60)]
+    pictures = [("".join(str(d.label) for d in digits), three_touching(digits)) for digits in chosen]
+
+    def exactly_read() -> int:
+        return sum(reader.number(picture).text == truth for truth, picture in pictures)
+
+    in_pairs = exactly_read()
+    monkeypatch.setattr(numbers, "MAX_PAIRS", CUT_MARKS)  # whole marks only: as before 2026-12-07
+    assert in_pairs >= exactly_read() + 6  # 48 and 37 of 60 (2026-12-07)
+
+
+def test_pair_readings_are_whole_marks_then_runs_of_slices_narrowest_first() -> None:
+    ink = np.zeros((40, 400), dtype=np.uint8)
+    ink[5:35, 5:395] = 255
+    labels = (ink > 0).astype(np.int32)
+    edges = [5, 45, 85, 125, 165, 395]  # five slices of one mark, the last very wide
+    atoms = [Atom((a, 5, b, 35), 0, label=1, whole=False) for a, b in zip(edges, edges[1:], strict=False)]
+    page = Page(ink, atoms, 30.0, labels=labels)
+    marks = pair_marks(page)
+    assert marks[0] == (0, 5)  # the whole mark first
+    assert marks[1:4] == [(0, 2), (1, 3), (2, 4)] and len(set(marks)) == len(marks)  # 80 px, then wider
+    widths = [atoms[stop - 1].box[2] - atoms[start].box[0] for start, stop in marks[1:]]
+    assert widths == sorted(widths) and max(widths) <= numbers.PAIR_WIDEST * 30  # none over 3.6 lines
+    assert (3, 5) not in marks and len(marks) <= numbers.MAX_PAIRS
+
+
 def test_pen_lifts_are_the_strokes_the_next_one_comes_near() -> None:
     bar, stem, far = np.array([[0, 0], [50, 0]]), np.array([[58, -40], [58, 40]]), np.array([[200, 0], [200, 80]])
     assert pen_lifts([bar, stem, far], reach=10) == {(0, 1)}
@@ -244,7 +296,40 @@ def test_the_costliest_accepted_drawing_is_cheap(cnn: Predictor) -> None:
     assert peak < 100 * 2**20
     # The time is the benchmark's (`python -m benchmarks worst-case`); what bounds it is here:
     assert len(hypotheses(components(ink))) <= MAX_HYPOTHESES
-    assert len(pair_marks(components(ink))) <= CUT_MARKS  # the pair reader's inputs
+    assert len(pair_marks(components(ink))) <= numbers.MAX_PAIRS  # the pair reader's inputs
+
+
+def test_a_tall_line_is_read_drawn_smaller_and_answered_in_the_canvas_pixels(
+    reader: Reader, held_out: list[PenDigit], monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """A number written across a 1024 canvas is read from a drawing whose line is LINE_MAX tall
+    (the reader's pixel work grows with the area: 40 zigzags across a 1024 canvas cost 221-260 ms
+    read at full size), to the same text, with its boxes back in the canvas's pixels."""
+    rng = random.Random(8)
+    chosen = [rng.choice(held_out) for _ in range(2)]
+    strokes, width, height, pen = compose_number([list(d.strokes) for d in chosen], rng)
+    factor = 1024 / max(width, height)
+    tall = Strokes(
+        [[[x * factor, y * factor] for x, y in stroke] for stroke in strokes],
+        round(width * factor),
+        round(height * factor),
+        pen * factor,
+    )
+    budget = numbers.number_budget(tall.strokes, (tall.width, tall.height), tall.line_width, reader.budget)
+    line = segment.line_height_of([np.asarray(s) for s in tall.strokes], tall.line_width)
+    assert line * budget_scale(tall, reader.budget) > 1.2 * numbers.LINE_MAX  # drawn as is, it would be taller
+    assert line * budget_scale(tall, budget) <= numbers.LINE_MAX
+    small = reader.number(tall)
+    monkeypatch.setattr(numbers, "LINE_MAX", 10_000)
+    full = reader.number(tall)
+    assert small.text == full.text == "".join(str(d.label) for d in chosen)
+    for drawn_small, drawn_full in zip(small.digits, full.digits, strict=True):
+        apart = max(abs(a - b) for a, b in zip(drawn_small.box, drawn_full.box, strict=True))
+        assert apart <= 2 / budget_scale(tall, budget)  # two pixels of the smaller drawing
+
+
+def budget_scale(drawing: Strokes, budget: object) -> float:
+    return min(1.0, budget.render_side / max(drawing.width, drawing.height))  # type: ignore[attr-defined]
 
 
 def test_a_drawing_in_more_pieces_than_the_model_may_judge_is_refused() -> None:

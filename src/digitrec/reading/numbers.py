@@ -14,7 +14,7 @@ from __future__ import annotations
 
 import math
 from collections.abc import Sequence
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 
 import numpy as np
 
@@ -24,8 +24,16 @@ from digitrec.reading.geometry import Box, union
 from digitrec.reading.inference import DigitReading, Predictor
 from digitrec.reading.pairs import NOT_A_PAIR, pair_digits, pair_input
 from digitrec.reading.preprocess import preprocess_ink
-from digitrec.reading.segment import CUT_MARKS, CUT_WIDER, Atom, Page, components, from_strokes
+from digitrec.reading.segment import CUT_MARKS, CUT_WIDER, Atom, Page, components, from_strokes, line_height_of
 
+# A number's line is read at most this many pixels tall, drawn smaller if it is taller: the model
+# reads each digit reduced to 80 px and then 20 (`preprocess`), the cuts at 160 rows
+# (`segment.CUT_ROWS`), and the reader's pixel work grows with the area. 40 strokes zigzagging
+# across a 1024 canvas, each a mark the page's height, cost 221-260 ms of CPU read at full size,
+# 76 ms so (65 at 160 px). 320 is over a digit filling the page's 280-px pad and over 198 of the
+# 200 lines of `digitrec evaluate --dataset numbers`, so those read exactly as before (all 200 read
+# the same).
+LINE_MAX = 320
 MAX_RUN = 4  # atoms one digit may be made of (a 4 of two strokes cut at a valley: four slices)
 # Model inputs per reading (each about 1 ms of CPU with its preprocessing), so that reading the
 # longest accepted number costs a bounded time. 12 digits in 2-3 pieces each fit.
@@ -59,6 +67,12 @@ SKIP_FROM = 0.3
 # without pairs, 0.950 at -0.5 and 0, 0.963 at +1; without one (150 of 2-6 digits), 0.987 without
 # pairs and at -0.5, 0.980 at 0 and 0.973 at +1 (a wide 4 read "44").
 PAIR_BONUS = -0.5
+# Pair readings per drawing (one model input each): the CUT_MARKS widest marks, then runs of a
+# mark's slices up to PAIR_WIDEST of the line wide. Reading the slices in pairs too: on 600 numbers
+# as pictures of the training writers (never the held-out ones), 69.5% -> 73.3% read exactly;
+# 5 pairs at most read 72.8%, 24 73.3%.
+MAX_PAIRS = 12
+PAIR_WIDEST = 2 * MAX_WIDTH
 
 
 @dataclass
@@ -113,6 +127,21 @@ class NumberReading:
             return Digit(found.reading, box, found.ink)  # type: ignore[arg-type]
 
         return NumberReading([each(d) for d in self.digits], [each(d) for d in self.left_out])
+
+
+def number_budget(
+    strokes: Sequence[Sequence[Sequence[float]]], size: tuple[float, float], line_width: float | None, budget: Budget
+) -> Budget:
+    """The budget to draw a number's strokes in: `budget`, but with the line drawn at most
+    LINE_MAX px tall. Strokes already drawn (and so checked) once: the line's height comes from
+    their points."""
+    width, height = size
+    pen = line_width or default_pen(width, height)
+    line = line_height_of([np.asarray(s, dtype=np.float64).reshape(-1, 2) for s in strokes], pen)
+    scale = stroke_scale(width, height, budget)
+    if line * scale <= LINE_MAX:
+        return budget
+    return replace(budget, render_side=max(1, math.floor(max(width, height) * LINE_MAX / line)))
 
 
 def page_of(
@@ -218,20 +247,36 @@ def read_page(page: Page, predictor: Predictor) -> NumberReading:
 
 
 def pair_marks(page: Page) -> list[tuple[int, int]]:
-    """Runs of atoms that are one whole wide mark of a picture (its slices, or it uncut), the
-    CUT_MARKS widest: where two digits may touch."""
+    """Runs of atoms that two touching digits may be, on a picture: each of the CUT_MARKS widest
+    marks whole (its slices, or it uncut), then runs of two or more of a mark's slices (a mark of
+    three digits touching holds two such pairs), the narrowest first, MAX_PAIRS in all."""
     if page.labels is None:  # strokes keep touching digits apart by their pen lifts
         return []
     runs: dict[int, list[int]] = {}
     for index, atom in enumerate(page.atoms):
         runs.setdefault(atom.mark, []).append(index)
-    wide = []
+    height = page.line_height
+    wide, parts = [], []
     for indices in runs.values():
-        box = union(page.atoms[i].box for i in indices)
-        contiguous = indices == list(range(indices[0], indices[-1] + 1))
-        if contiguous and box[2] - box[0] >= CUT_WIDER * page.line_height:
-            wide.append((box[2] - box[0], indices[0], indices[-1] + 1))
-    return [(start, stop) for _, start, stop in sorted(wide, reverse=True)[:CUT_MARKS]]
+        first, stop = indices[0], indices[-1] + 1
+        if indices != list(range(first, stop)):
+            continue
+        width = _width(page, first, stop)
+        if width >= CUT_WIDER * height:
+            wide.append((width, first, stop))
+        parts += [
+            (_width(page, start, end), start, end)
+            for start in range(first, stop)
+            for end in range(start + 2, stop + 1)
+            if (start, end) != (first, stop) and CUT_WIDER * height <= _width(page, start, end) <= PAIR_WIDEST * height
+        ]
+    whole = [(start, stop) for _, start, stop in sorted(wide, reverse=True)[:CUT_MARKS]]
+    return whole + [(start, stop) for _, start, stop in sorted(parts)[: MAX_PAIRS - len(whole)]]
+
+
+def _width(page: Page, start: int, stop: int) -> int:
+    box = union(a.box for a in page.atoms[start:stop])
+    return box[2] - box[0]
 
 
 def pair_hypotheses(page: Page, predictor: Predictor) -> list[PairHypothesis]:

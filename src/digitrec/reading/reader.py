@@ -32,7 +32,7 @@ from digitrec.reading.decode import (
     rendered_size,
 )
 from digitrec.reading.inference import DigitReading, Predictor
-from digitrec.reading.numbers import NumberReading, page_of, read_page
+from digitrec.reading.numbers import NumberReading, number_budget, page_of, read_page
 from digitrec.reading.preprocess import ink_image, preprocess
 
 
@@ -158,15 +158,16 @@ class Reader:
     def number(self, drawing: Drawing) -> NumberReading:
         """Read a whole number: its digits left to right, with boxes in the drawing's own pixels."""
         picture = self.picture(drawing)
-        ink = np.asarray(ink_image(picture))
-        if isinstance(drawing, Strokes):
-            # Big canvases are drawn scaled down: strokes and pen go to the picture's pixels,
-            # boxes come back to the drawing's.
-            page, scale = page_of(
-                ink, drawing.strokes, (drawing.width, drawing.height), drawing.line_width, self.budget
-            )
-        else:
-            page, scale = page_of(ink)
+        if not isinstance(drawing, Strokes):
+            page, _ = page_of(np.asarray(ink_image(picture)))
+            return read_page(page, self.predictor)
+        # Big canvases and tall lines are drawn scaled down (`number_budget`): strokes and pen go
+        # to the picture's pixels, boxes come back to the drawing's.
+        size = (drawing.width, drawing.height)
+        budget = number_budget(drawing.strokes, size, drawing.line_width, self.budget)
+        if budget != self.budget:
+            picture = render_strokes(drawing.strokes, drawing.width, drawing.height, drawing.line_width, budget=budget)
+        page, scale = page_of(np.asarray(ink_image(picture)), drawing.strokes, size, drawing.line_width, budget)
         return read_page(page, self.predictor).scaled(1 / scale)
 
 

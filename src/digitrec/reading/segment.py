@@ -389,6 +389,18 @@ def from_strokes(ink: np.ndarray, strokes: Sequence[np.ndarray], pen: float) -> 
     return Page(ink, atoms, height, strokes=drawn, pen=pen, lifts=pen_lifts(drawn, reach))
 
 
+def line_height_of(strokes: Sequence[np.ndarray], pen: float) -> float:
+    """A typical digit's height from the strokes alone, before any drawing: the marks that
+    `stroke_groups` makes, each as tall as its points and a pen (`from_strokes` measures them in
+    the ink, within a pixel or two of this)."""
+    drawn = [stroke for stroke in strokes if len(stroke)]
+    heights = []
+    for group in stroke_groups(drawn, pen):
+        rows = np.concatenate([drawn[index][:, 1] for index in group])
+        heights.append(float(rows.max() - rows.min()) + pen)
+    return typical_height(heights)
+
+
 def pen_lifts(strokes: Sequence[np.ndarray], reach: float) -> frozenset[tuple[int, int]]:
     """(i, i + 1) for each stroke i whose next stroke's centre line comes within `reach` of its own."""
     if reach <= 0:
