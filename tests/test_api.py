@@ -277,13 +277,15 @@ def test_decompression_bomb_gets_413(client: TestClient) -> None:
         ({"width": 4097, "height": 4096}, 422, "at most 4096"),
         ({"width": 280, "height": 280, "line_width": 71}, 422, "quarter"),
         ({"width": 280, "height": 280, "strokes": [[[1, 1]] * 5_001]}, 413, "at most 5,000"),
+        ({"width": 280, "height": 280, "strokes": [[[0, -1e308], [0, 1e308]]]}, 413, "rows of pen"),
     ],
-    ids=["wide", "one pixel over", "thick pen", "too many points"],
+    ids=["wide", "one pixel over", "thick pen", "too many points", "points infinitely far apart"],
 )
 def test_strokes_over_a_limit_are_refused_naming_it(client: TestClient, body: dict, status: int, message: str) -> None:
-    response = client.post("/api/predict", json={"strokes": [[[0, 0], [5, 5]]], **body})
-    assert response.status_code == status, response.text
-    assert message in response.json()["detail"]
+    for path in ("/api/predict", "/api/read"):
+        response = client.post(path, json={"strokes": [[[0, 0], [5, 5]]], **body})
+        assert response.status_code == status, response.text
+        assert message in response.json()["detail"]
 
 
 def test_the_largest_canvas_is_read(client: TestClient) -> None:

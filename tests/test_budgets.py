@@ -213,6 +213,9 @@ def test_over_budget_strokes_are_refused_before_drawing(monkeypatch: pytest.Monk
         render_strokes([zigzag], 4096, 4096, 1024)
     with pytest.raises(TooLargeError, match="points"):
         render_strokes([[[1.0, 1.0]]] * (BUDGET.max_points + 1), 4096, 4096, 4)
+    # Finite points infinitely far apart (their distance overflows): over any budget, not a crash.
+    with pytest.raises(TooLargeError, match="rows of pen"):
+        render_strokes([[[0.0, -1e308], [0.0, 1e308]]], 1024, 1024, 1.0)
 
 
 # Each runs in a fresh interpreter so that its peak resident memory is its own.

@@ -316,7 +316,7 @@ def test_a_tall_line_is_read_drawn_smaller_and_answered_in_the_canvas_pixels(
         pen * factor,
     )
     budget = numbers.number_budget(tall.strokes, (tall.width, tall.height), tall.line_width, reader.budget)
-    line = segment.line_height_of([np.asarray(s) for s in tall.strokes], tall.line_width)
+    line = segment.line_height_of([np.asarray(s) for s in tall.strokes], tall.line_width, (tall.width, tall.height))
     assert line * budget_scale(tall, reader.budget) > 1.2 * numbers.LINE_MAX  # drawn as is, it would be taller
     assert line * budget_scale(tall, budget) <= numbers.LINE_MAX
     small = reader.number(tall)
@@ -326,6 +326,20 @@ def test_a_tall_line_is_read_drawn_smaller_and_answered_in_the_canvas_pixels(
     for drawn_small, drawn_full in zip(small.digits, full.digits, strict=True):
         apart = max(abs(a - b) for a, b in zip(drawn_small.box, drawn_full.box, strict=True))
         assert apart <= 2 / budget_scale(tall, budget)  # two pixels of the smaller drawing
+
+
+def test_only_what_is_on_the_canvas_makes_a_line_tall(reader: Reader, held_out: list[PenDigit]) -> None:
+    """A stroke dragged off the pad leaves no ink there: it must not make the number drawn tiny.
+    Nothing to measure, or more strokes than the reader takes, leave the budget as it is."""
+    rng = random.Random(8)
+    strokes, width, height, pen = compose_number([list(d.strokes) for d in rng.sample(held_out, 3)], rng)
+    truth = reader.number(Strokes(strokes, width, height, pen)).text
+    dragged = [*strokes, [[width - 5.0, height - 2.0], [width - 5.0, 30.0 * height]]]
+    assert numbers.number_budget(dragged, (width, height), pen, reader.budget) == reader.budget
+    assert reader.number(Strokes(dragged, width, height, pen)).text.startswith(truth)
+    assert numbers.number_budget([], (width, height), pen, reader.budget) == reader.budget
+    bars = [[[5.0 * i, 0.0], [5.0 * i, 4000.0]] for i in range(segment.MAX_MARKS + 1)]
+    assert numbers.number_budget(bars, (4096, 4096), 1.0, reader.budget) == reader.budget  # refused later
 
 
 def budget_scale(drawing: Strokes, budget: object) -> float:

@@ -88,7 +88,8 @@ def compose_number(
 
 def pages(strokes: StrokeList, width: int, height: int, pen: float) -> list[Page]:
     """The reader's two roads to a number, as `/api/read` takes them: its strokes, and a
-    picture of it (dark on light, as a photo or a saved canvas is)."""
+    picture of it (dark on light, as a photo or a saved canvas is). `compose_number`'s lines are
+    under `numbers.LINE_MAX`, so `/api/read` draws them at this size too."""
     picture = render_strokes(strokes, width, height, pen)
     by_strokes, _ = page_of(np.asarray(ink_image(picture)), strokes, (width, height), pen)
     by_pixels, _ = page_of(np.asarray(ink_image(255 - picture)))

@@ -48,7 +48,9 @@ class RecipeConfig:
 
 
 def make_cnn(config: RecipeConfig, say: Callable[[str], None] = print) -> ModelCard:
-    """Every step of the shipped cnn, into `config.out`; returns its card, with `steps` and times."""
+    """Every step of the shipped cnn, into `config.out`; returns its card, with `steps` and times.
+    Its data is made in spawned processes (`write_data`): a script that calls this must do so
+    under `if __name__ == "__main__":`, as the `digitrec` command does."""
     out = Path(config.out)
     seconds: dict[str, float] = {}
     with tempfile.TemporaryDirectory(prefix="digitrec-recipe-") as scratch:

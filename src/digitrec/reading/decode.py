@@ -405,8 +405,9 @@ def render_strokes(
     points, starts = _points(strokes)
     # Points closer than a quarter of the pen (or half a pixel) to the last one kept change the
     # ink by less than that: dropped, so that a densely sampled stroke costs what its shape costs.
-    points, starts = _thinned(points * scale, starts, max(0.5, line / 4))
-    rows = _ink_rows(points, starts, line)
+    with np.errstate(over="ignore", invalid="ignore"):  # points 1e308 apart: `_ink_rows` refuses them
+        points, starts = _thinned(points * scale, starts, max(0.5, line / 4))
+        rows = _ink_rows(points, starts, line)
     if rows > budget.max_ink_rows:
         raise TooLargeError(
             f"the strokes would paint {rows:,} rows of pen; at most {budget.max_ink_rows:,} are drawn: "
@@ -491,7 +492,9 @@ def _ink_rows(points: np.ndarray, starts: np.ndarray, line: float) -> int:
     lengths = float(np.hypot(*(points[1:] - points[:-1]).T)[within[1:]].sum())
     pen = max(1.0, line)
     segments = int(within.sum())
-    return int(lengths + pen * segments + (pen + CALL_ROWS) * len(points))
+    rows = lengths + pen * segments + (pen + CALL_ROWS) * len(points)
+    # Finite points can be infinitely far apart (1e308 from -1e308): that is over any budget.
+    return int(rows) if math.isfinite(rows) and rows < 2**62 else 2**62
 
 
 def rgba_bytes_to_image(values: Sequence[float] | np.ndarray, width: int | None = None) -> np.ndarray:

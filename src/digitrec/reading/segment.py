@@ -372,9 +372,9 @@ def from_strokes(ink: np.ndarray, strokes: Sequence[np.ndarray], pen: float) -> 
     drawn = [np.asarray(s, dtype=np.float64).reshape(-1, 2) for s in strokes if len(s)]
     if not drawn:
         raise EmptyDrawingError("nothing drawn: `strokes` holds no points")
-    groups = stroke_groups(drawn, pen)
     if len(drawn) > MAX_MARKS:
         raise _too_many(len(drawn))
+    groups = stroke_groups(drawn, pen)
     atoms: list[Atom] = []
     for mark, group in enumerate(groups):
         made = [_stroke_atom(ink, drawn, index, mark, pen) for index in group]
@@ -389,11 +389,15 @@ def from_strokes(ink: np.ndarray, strokes: Sequence[np.ndarray], pen: float) -> 
     return Page(ink, atoms, height, strokes=drawn, pen=pen, lifts=pen_lifts(drawn, reach))
 
 
-def line_height_of(strokes: Sequence[np.ndarray], pen: float) -> float:
+def line_height_of(strokes: Sequence[np.ndarray], pen: float, size: tuple[float, float]) -> float:
     """A typical digit's height from the strokes alone, before any drawing: the marks that
-    `stroke_groups` makes, each as tall as its points and a pen (`from_strokes` measures them in
-    the ink, within a pixel or two of this)."""
-    drawn = [stroke for stroke in strokes if len(stroke)]
+    `stroke_groups` makes, each as tall as its points (within the canvas of `size`, where the ink
+    is) and a pen (`from_strokes` measures them in the ink, within a pixel or two of this). 0.0
+    for no points."""
+    width, height = size
+    drawn = [np.clip(stroke, 0, [width, height]) for stroke in strokes if len(stroke)]
+    if not drawn:
+        return 0.0
     heights = []
     for group in stroke_groups(drawn, pen):
         rows = np.concatenate([drawn[index][:, 1] for index in group])
