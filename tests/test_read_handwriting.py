@@ -21,7 +21,7 @@ from digitrec.learning.drawings import bounds
 from digitrec.learning.numbers_eval import as_png, written_number
 from digitrec.learning.pieces import compose_number
 from digitrec.reading import numbers, segment
-from digitrec.reading.decode import render_strokes
+from digitrec.reading.decode import render_strokes, stroke_scale
 from digitrec.reading.inference import Predictor
 from digitrec.reading.numbers import MAX_HYPOTHESES, hypotheses, page_of, pair_marks, read_page
 from digitrec.reading.preprocess import ink_image, preprocess, preprocess_ink, stroke_width
@@ -317,15 +317,16 @@ def test_a_tall_line_is_read_drawn_smaller_and_answered_in_the_canvas_pixels(
     )
     budget = numbers.number_budget(tall.strokes, (tall.width, tall.height), tall.line_width, reader.budget)
     line = segment.line_height_of([np.asarray(s) for s in tall.strokes], tall.line_width, (tall.width, tall.height))
-    assert line * budget_scale(tall, reader.budget) > 1.2 * numbers.LINE_MAX  # drawn as is, it would be taller
-    assert line * budget_scale(tall, budget) <= numbers.LINE_MAX
+    # Drawn as is, the line would be taller than LINE_MAX; drawn in `budget`, it is not.
+    assert line * stroke_scale(tall.width, tall.height, reader.budget) > 1.2 * numbers.LINE_MAX
+    assert line * stroke_scale(tall.width, tall.height, budget) <= numbers.LINE_MAX
     small = reader.number(tall)
     monkeypatch.setattr(numbers, "LINE_MAX", 10_000)
     full = reader.number(tall)
     assert small.text == full.text == "".join(str(d.label) for d in chosen)
     for drawn_small, drawn_full in zip(small.digits, full.digits, strict=True):
         apart = max(abs(a - b) for a, b in zip(drawn_small.box, drawn_full.box, strict=True))
-        assert apart <= 2 / budget_scale(tall, budget)  # two pixels of the smaller drawing
+        assert apart <= 2 / stroke_scale(tall.width, tall.height, budget)  # two pixels of the smaller drawing
 
 
 def test_only_what_is_on_the_canvas_makes_a_line_tall(reader: Reader, held_out: list[PenDigit]) -> None:
@@ -340,10 +341,6 @@ def test_only_what_is_on_the_canvas_makes_a_line_tall(reader: Reader, held_out: 
     assert numbers.number_budget([], (width, height), pen, reader.budget) == reader.budget
     bars = [[[5.0 * i, 0.0], [5.0 * i, 4000.0]] for i in range(segment.MAX_MARKS + 1)]
     assert numbers.number_budget(bars, (4096, 4096), 1.0, reader.budget) == reader.budget  # refused later
-
-
-def budget_scale(drawing: Strokes, budget: object) -> float:
-    return min(1.0, budget.render_side / max(drawing.width, drawing.height))  # type: ignore[attr-defined]
 
 
 def test_a_drawing_in_more_pieces_than_the_model_may_judge_is_refused() -> None:

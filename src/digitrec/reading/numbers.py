@@ -274,12 +274,11 @@ def pair_marks(page: Page) -> list[tuple[int, int]]:
         width = _width(page, first, stop)
         if width >= CUT_WIDER * height:
             wide.append((width, first, stop))
-        parts += [
-            (_width(page, start, end), start, end)
-            for start in range(first, stop)
-            for end in range(start + 2, stop + 1)
-            if (start, end) != (first, stop) and CUT_WIDER * height <= _width(page, start, end) <= PAIR_WIDEST * height
-        ]
+        for start in range(first, stop):
+            for end in range(start + 2, stop + 1):
+                width = _width(page, start, end)
+                if (start, end) != (first, stop) and CUT_WIDER * height <= width <= PAIR_WIDEST * height:
+                    parts.append((width, start, end))
     whole = [(start, stop) for _, start, stop in sorted(wide, reverse=True)[:CUT_MARKS]]
     return whole + [(start, stop) for _, start, stop in sorted(parts)[: MAX_PAIRS - len(whole)]]
 
