@@ -230,7 +230,7 @@ def test_three_touching_digits_are_read_two_slices_at_a_time_by_the_pair_reader(
 
     in_pairs = exactly_read()
     monkeypatch.setattr(numbers, "MAX_PAIRS", CUT_MARKS)  # whole marks only: as before 2026-12-07
-    assert in_pairs >= exactly_read() + 6  # 48 and 37 of 60 (2026-12-07)
+    assert in_pairs >= exactly_read() + 6  # 49 and 37 of 60 (48 and 37 before the pair reader learned thick pens)
 
 
 def test_pair_readings_are_whole_marks_then_runs_of_slices_narrowest_first() -> None:
