@@ -3,7 +3,9 @@
 from __future__ import annotations
 
 import numpy as np
+import pytest
 
+from digitrec.learning import pieces
 from digitrec.learning.data import PenDigit
 from digitrec.learning.pieces import pair_images
 from digitrec.reading.inference import DigitReading
@@ -30,6 +32,35 @@ def test_pair_pictures_are_touching_pairs_and_single_digits(pendigits: list[PenD
     assert 0 < singles.sum() < 30 and ((labels >= 0) & (labels <= NOT_A_PAIR)).all()
     again, same = pair_images(pendigits[:200], 60, seed=3)
     assert (again == images).all() and (same == labels).all()  # the seed decides
+
+
+def test_pair_pictures_are_drawn_half_with_thin_pens_half_thick_and_singles_wider(
+    pendigits: list[PenDigit], monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """The pair reader learns people's felt pens too (pieces.THICK_PENS), and wide single digits as
+    no pair; the cnn's own pieces keep MNIST's pens."""
+    drawn: list[tuple[int, tuple[float, float], float]] = []
+
+    def recording(digits, rng, touching=False, pens=pieces.PIECE_PENS):  # type: ignore[no-untyped-def]
+        composed = real(digits, rng, touching, pens)
+        widths = [float(np.ptp(np.concatenate([np.asarray(s) for s in d])[:, 0])) for d in digits]
+        drawn.append((len(digits), pens, widths[0]))
+        return composed
+
+    real = pieces.compose_number
+    monkeypatch.setattr(pieces, "compose_number", recording)
+    digits = pendigits[:200]
+    _, labels = pair_images(digits, 200, seed=4)
+    pens = [p for _, p, _ in drawn]
+    assert set(pens) == {pieces.PIECE_PENS, pieces.THICK_PENS}
+    assert 60 <= pens.count(pieces.THICK_PENS) <= 140
+    singles = [width for count, _, width in drawn if count == 1]
+    assert len(singles) == (labels == NOT_A_PAIR).sum() and 40 <= len(singles) <= 80
+    written = max(float(np.ptp(np.concatenate(d.strokes)[:, 0])) for d in digits)
+    assert max(singles) > written  # some singles drawn wider than any was written
+    drawn.clear()
+    pieces.reader_pieces(digits, 5, seed=0)
+    assert {p for _, p, _ in drawn} == {pieces.PIECE_PENS}
 
 
 def test_a_pair_reading_gives_each_digit_its_own_probabilities() -> None:

@@ -64,8 +64,9 @@ def compose_number(
 ) -> tuple[StrokeList, int, int, float]:
     """Strokes of a number written left to right: each digit a writer's strokes (y down), at a
     size, baseline and spacing that vary as a person's do, with one pen for the number (`pens`:
-    the range of its width against the height). With `touching`, the first two digits touch or
-    overlap by up to half a pen.
+    the range of its width against the height, within 2-40 px, so a number over 114 px tall gets
+    less than 0.35 of it). With `touching`, the first two digits touch or overlap by up to half a
+    pen.
 
     Returns the API's strokes fields: strokes, width, height, line_width."""
     height = rng.uniform(30, 200)
@@ -180,15 +181,16 @@ SINGLE_WIDER = 1.7
 
 
 def _picture_ink(
-    digits: Sequence[Sequence[np.ndarray]], rng: random.Random, touching: bool, pens: tuple[float, float]
+    digits_strokes: Sequence[Sequence[np.ndarray]], rng: random.Random, touching: bool, pens: tuple[float, float]
 ) -> np.ndarray:
-    strokes, width, height, pen = compose_number(digits, rng, touching, pens)
+    strokes, width, height, pen = compose_number(digits_strokes, rng, touching, pens)
     return np.asarray(ink_image(255 - render_strokes(strokes, width, height, pen)))
 
 
 def pair_images(digits: Sequence[PenDigit], count: int, seed: int) -> tuple[np.ndarray, np.ndarray]:
     """`count` pictures (uint8 (N, 28, 56)) and labels: touching pairs of `digits` (label 10 a + b)
-    and, SINGLES of them, one digit alone (NOT_A_PAIR); half with a thin pen, half a thick one."""
+    and, SINGLES of them, one digit alone (NOT_A_PAIR), drawn up to SINGLE_WIDER times wider than
+    written; half with a thin pen (PIECE_PENS), half a thick one (THICK_PENS)."""
     rng = random.Random(seed)
     images = np.zeros((count, PAIR_HEIGHT, PAIR_WIDTH), dtype=np.uint8)
     labels = np.zeros(count, dtype=np.int64)
