@@ -17,7 +17,7 @@ from digitrec import __version__
 from digitrec.learning import checkpoint
 from digitrec.learning.data import HELD_OUT_WRITERS, PENDIGITS_ATTRIBUTION, held_out_writers, training_writers
 from digitrec.learning.models import ARCHITECTURES, build_model, count_parameters, default_config
-from digitrec.learning.pieces import PIECE_PENS, SINGLE_WIDER, SINGLES, THICK_PENS, pair_images
+from digitrec.learning.pieces import PIECE_PENS, SINGLE_WIDER, SINGLES, THICK_PENS, THICK_SHARE, pair_images
 from digitrec.learning.tensors import to_tensor
 from digitrec.learning.train import Recipe, accuracy_and_loss, make_optimizer, make_scheduler, seed_everything
 from digitrec.reading.card import FORMAT_VERSION, ModelCard
@@ -61,7 +61,7 @@ def fit_pair_reader(
         "training_images": len(x_train),
         "held_out_writers": list(HELD_OUT_WRITERS),
         "validation_images": len(x_check),
-        "pens": {"thin": list(PIECE_PENS), "thick": list(THICK_PENS), "share_thick": 0.5},
+        "pens": {"thin": list(PIECE_PENS), "thick": list(THICK_PENS), "share_thick": THICK_SHARE},
         "singles": {"share": SINGLES, "wider_up_to": SINGLE_WIDER},
     }
     card = pair_card(model, model_config, seed, command, data, history, started)

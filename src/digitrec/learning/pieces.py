@@ -43,6 +43,7 @@ BARE_STROKE = 0.35  # width / height
 # thin, worse (docs/models.md).
 PIECE_PENS = (0.04, 0.15)
 THICK_PENS = (0.15, 0.35)
+THICK_SHARE = 0.5  # of the pair reader's pictures
 
 
 def _contact_shift(left: np.ndarray, right: np.ndarray, reach: float) -> float:
@@ -190,7 +191,7 @@ def _picture_ink(
 def pair_images(digits: Sequence[PenDigit], count: int, seed: int) -> tuple[np.ndarray, np.ndarray]:
     """`count` pictures (uint8 (N, 28, 56)) and labels: touching pairs of `digits` (label 10 a + b)
     and, SINGLES of them, one digit alone (NOT_A_PAIR), drawn up to SINGLE_WIDER times wider than
-    written; half with a thin pen (PIECE_PENS), half a thick one (THICK_PENS)."""
+    written; THICK_SHARE of them with a thick pen (THICK_PENS), the rest a thin one (PIECE_PENS)."""
     rng = random.Random(seed)
     images = np.zeros((count, PAIR_HEIGHT, PAIR_WIDTH), dtype=np.uint8)
     labels = np.zeros(count, dtype=np.int64)
@@ -203,6 +204,6 @@ def pair_images(digits: Sequence[PenDigit], count: int, seed: int) -> tuple[np.n
             chosen = [rng.choice(digits), rng.choice(digits)]
             strokes = [list(d.strokes) for d in chosen]
             labels[index] = 10 * chosen[0].label + chosen[1].label
-        pens = PIECE_PENS if rng.random() < 0.5 else THICK_PENS
+        pens = PIECE_PENS if rng.random() < 1 - THICK_SHARE else THICK_PENS
         images[index] = np.round(pair_input(_picture_ink(strokes, rng, True, pens)) * 255)
     return images, labels
