@@ -61,9 +61,8 @@ def add_data(commands: Any) -> None:
     )
     nondigits.add_argument("--out", required=True, metavar="DIR", help="folder to write (gzip IDX, as MNIST's)")
     nondigits.add_argument("--seed", type=int, default=0, help="seed of the renderings")
-    nondigits.add_argument(
-        "--leave-out", action="append", default=[], metavar="ALPHABET", help="an Omniglot alphabet not to include"
-    )
+    leave_out = "an Omniglot alphabet not to include, or 'shapes': the fonts' drawings of the held-out kinds' shapes"
+    nondigits.add_argument("--leave-out", action="append", default=[], metavar="ALPHABET", help=leave_out)
     nondigits.add_argument(
         "--scans",
         type=int,

@@ -97,7 +97,8 @@ def add_evaluate(commands: Any, shared: dict[str, argparse.ArgumentParser]) -> N
         default=[],
         metavar="DIR",
         help="with --dataset omniglot: a model of the same recipe trained without an alphabet, measured on it "
-        "in place of this model (repeatable; default: none, this model on the alphabets it never saw)",
+        "in place of this model (repeatable; default: none, this model on the alphabets it never saw); with "
+        "--dataset held-out-kinds: one made without the held-out shapes (data nondigits --leave-out shapes)",
     )
     evaluate.add_argument("--json", action="store_true", help="print one JSON object")
     evaluate.add_argument("--report", metavar="DIR", help="write confusion, error and training-curve PNGs here")

@@ -9,10 +9,16 @@ generated kinds (`nondigits.kind_drawing`: a hand's wobble, slant, rotation, a p
 Picked by eye from contact sheets of every font, glyph by glyph, under the rules that
 `nondigits.py` states: left out are the digits; what a person could still read as a digit (circles,
 bars, hooks, a 2-like zeta, a 3-like Cyrillic Ze, a 4-like Che, a 6-like be, a 9-like a, S shapes,
-parentheses); and everything the held-out kinds measure (T ? Y P d % $ L J u and up or down arrows,
-in every alphabet that has a letter of that shape: Greek Tau, Rho, Upsilon; Cyrillic Te, Er, U),
-so that those stay unseen. Japanese is left out too: Omniglot's katakana is one of the alphabets
-measured by leaving it out.
+parentheses). Japanese is left out too: Omniglot's katakana is one of the alphabets measured by
+leaving it out.
+
+The shapes that the held-out kinds measure (T ? Y P d % $ L J u, arrows; `nondigits.HELD_OUT_KINDS`)
+are a family of their own, `SHAPES`: the fonts' printed and cursive T Y P d L J u ? % $ and t p U,
+and an arrow turned eight ways. People write these shapes to the page, so the shipped cnn learns
+them; the model that measures the held-out kinds is made without them (`digitrec data nondigits
+--leave-out shapes`), as each Omniglot alphabet is measured by a model made without it. The
+other families keep out every letter of those shapes, in any alphabet (Greek Tau, Rho, Upsilon;
+Cyrillic Te, Er, U), so that leaving `SHAPES` out leaves them all out.
 """
 
 from __future__ import annotations
@@ -47,6 +53,12 @@ TAUGHT: dict[str, str] = {
     "meteorology": "\"#$&'()*+;_`|",
     "astrology": "!$%'+-:<=>?@[]_`{|}~",
 }
+# The held-out kinds' shapes as the Latin fonts draw them (y, a 4 or a 9, stays out), and the
+# fonts whose ^ is an up arrow, turned to each of eight directions.
+SHAPES_TAUGHT = "TYPdLJu?%$tpU"
+SHAPES_FONTS = ("futural", "rowmans", "timesi", "scripts", "cursive")
+ARROW_FONTS = ("rowmans", "scripts")
+ARROW_TURNS = 8
 KINDS = {
     "hershey-letters": ("futural", "rowmans", "timesi", "scripts", "cursive"),
     "hershey-greek-cyrillic": ("greek", "cyrillic"),
@@ -55,8 +67,9 @@ KINDS = {
 
 
 @cache
-def glyphs(font: str) -> tuple[tuple[np.ndarray, ...], ...]:
-    """The taught glyphs of one font, each its strokes in a unit box (its longer side 1), y down."""
+def glyphs(font: str, keys: str | None = None) -> tuple[tuple[np.ndarray, ...], ...]:
+    """The taught glyphs of one font (or those of `keys`), each its strokes in a unit box (its
+    longer side 1), y down."""
     try:
         from HersheyFonts import HersheyFonts
     except ImportError as error:  # a training-only dependency
@@ -64,13 +77,32 @@ def glyphs(font: str) -> tuple[tuple[np.ndarray, ...], ...]:
     reader = HersheyFonts()
     reader.load_default_font(font)
     out = []
-    for key in TAUGHT[font]:
+    for key in TAUGHT[font] if keys is None else keys:
         strokes = [np.asarray(s, np.float32) for s in reader.strokes_for_text(key) if len(s)]
-        points = np.concatenate(strokes)
-        low, high = points.min(axis=0), points.max(axis=0)
-        scale = 1.0 / max(float((high - low).max()), 1e-6)
-        out.append(tuple((s - low) * scale for s in strokes))
+        out.append(_unit_box(strokes))
     return tuple(out)
+
+
+def _unit_box(strokes: list[np.ndarray]) -> tuple[np.ndarray, ...]:
+    points = np.concatenate(strokes)
+    low, high = points.min(axis=0), points.max(axis=0)
+    scale = 1.0 / max(float((high - low).max()), 1e-6)
+    return tuple(((s - low) * scale).astype(np.float32) for s in strokes)
+
+
+def _turned(glyph: tuple[np.ndarray, ...], turn: float) -> tuple[np.ndarray, ...]:
+    c, s = np.cos(turn), np.sin(turn)
+    return _unit_box([g @ np.array([[c, s], [-s, c]], np.float32) for g in glyph])
+
+
+@cache
+def shape_glyphs() -> tuple[tuple[np.ndarray, ...], ...]:
+    """`SHAPES`: the held-out kinds' shapes in the fonts, and their up arrows turned 8 ways."""
+    letters = [glyph for font in SHAPES_FONTS for glyph in glyphs(font, SHAPES_TAUGHT)]
+    arrows = [
+        _turned(glyphs(font, "^")[0], 2 * np.pi * k / ARROW_TURNS) for font in ARROW_FONTS for k in range(ARROW_TURNS)
+    ]
+    return tuple(letters + arrows)
 
 
 def _densify(stroke: np.ndarray, step: float = 0.03) -> np.ndarray:
@@ -84,12 +116,16 @@ def _densify(stroke: np.ndarray, step: float = 0.03) -> np.ndarray:
 
 def font_kind(fonts: tuple[str, ...]) -> Callable[[np.random.Generator], Strokes]:
     """A kind drawing one taught glyph of these fonts at a time, each glyph as likely as another."""
+    return glyph_pool_kind(lambda: [glyph for font in fonts for glyph in glyphs(font)])
 
+
+def glyph_pool_kind(load: Callable[[], list[tuple[np.ndarray, ...]]]) -> Callable[[np.random.Generator], Strokes]:
+    """A kind drawing one of `load()`'s glyphs at a time, each as likely as another."""
     pool: list[tuple[np.ndarray, ...]] = []  # filled at the first drawing: the fonts load lazily
 
     def draw(rng: np.random.Generator) -> Strokes:
         if not pool:
-            pool.extend(glyph for font in fonts for glyph in glyphs(font))
+            pool.extend(load())
         glyph = pool[int(rng.integers(len(pool)))]
         return [_densify(s) + rng.normal(0, 0.01, 2).astype(np.float32) for s in glyph]
 
@@ -99,3 +135,8 @@ def font_kind(fonts: tuple[str, ...]) -> Callable[[np.random.Generator], Strokes
 def hershey_kinds() -> dict[str, Callable[[np.random.Generator], Strokes]]:
     """One kind per family of fonts: letters, Greek and Cyrillic, symbols."""
     return {name: font_kind(fonts) for name, fonts in KINDS.items()}
+
+
+def shapes_kind() -> Callable[[np.random.Generator], Strokes]:
+    """The held-out kinds' shapes as the fonts draw them (`SHAPES`), one family of their own."""
+    return glyph_pool_kind(lambda: list(shape_glyphs()))

@@ -11,6 +11,12 @@ Two families, kept apart on purpose (a test checks they share no kind and no gly
 - HELD_OUT_KINDS: T, ?, Y, P, d, %, $, L, J, u and arrows up, down and slanted, each in
   several styles. Never trained on: they measure whether the concept generalises.
 
+Between them, the held-out kinds' shapes as the fonts draw them (`hershey.shape_glyphs`, the
+family `SHAPES`): the shipped cnn learns them, because people write T, ? and arrows to the page,
+while the model that measures the held-out kinds leaves them out (`--leave-out shapes`), so that
+its shapes are unseen. They are drawn after everything else, with a seed of their own, so a set
+without them is the same set, bit for bit, as before they were added.
+
 Left out of both, because a person could still read a digit in them: O o 0-like circles and
 ellipses, I l | / \\ (a 1), S s (5), Z z (2), B (8), b G (6), g q a (9), y (4 or 9), Ø (a
 European 0), ( and ) (a 1), a 7 with one crossbar, a 1 with a flag or base. Every kind draws in
@@ -42,14 +48,17 @@ from digitrec.learning.drawings import (
     place_on_canvas,
     render_all,
 )
-from digitrec.learning.hershey import hershey_kinds
-from digitrec.learning.omniglot import ALPHABETS, MANIFEST, OmniglotDrawing, load_omniglot
+from digitrec.learning.hershey import hershey_kinds, shapes_kind
+from digitrec.learning.omniglot import ALPHABETS, MANIFEST, SHAPES_KEY, OmniglotDrawing, load_omniglot
 
 Kind = Callable[[np.random.Generator], Strokes]
 Point = tuple[float, float]
 # A glyph: strokes, each ("p", points) drawn straight between points or ("s", points) a smooth
 # curve through them (Catmull-Rom), or ("d", [point]) a dot.
 Glyph = list[tuple[str, list[Point]]]
+
+SHAPES = "shapes"  # a leave-out name beside the Omniglot alphabets: the fonts' held-out shapes
+SHAPES_COUNT = 2400
 
 
 def _smooth(points: Sequence[Point], per_segment: int = 8) -> np.ndarray:
@@ -694,12 +703,13 @@ def training_set(
     kinds: int = 10000,
     copies: int = 2,
     digits: int = 4000,
+    shapes: int = SHAPES_COUNT,
 ) -> tuple[np.ndarray, np.ndarray]:
     """uint8 (N, 28, 28) inputs and labels for `train` or `finetune --extra-data`: `copies` renderings of each
     Omniglot character given (lookalikes are dropped here), `kinds` drawings of TRAINING_KINDS, of
-    the Hershey fonts' glyphs and of the kinds made of digits, all NOT_A_DIGIT; and `digits` of the
-    training writers' digits as themselves, so that what is learned is "none of the ten", not
-    "drawn with a pen"."""
+    the Hershey fonts' glyphs and of the kinds made of digits, and `shapes` of the fonts' held-out
+    shapes, all NOT_A_DIGIT; and `digits` of the training writers' digits as themselves, so that
+    what is learned is "none of the ten", not "drawn with a pen"."""
     rng = np.random.default_rng(seed)
     shown = [c for c in characters if not c.lookalike]
     drawings = [
@@ -710,6 +720,7 @@ def training_set(
     made, _ = drawings_of({**TRAINING_KINDS, **hershey_kinds(), **digit_kinds(writers)}, kinds, seed + 1)
     picked = rng.choice(len(writers), min(digits, len(writers)), replace=False)
     positives, positive_labels = pen_digit_drawings([writers[i] for i in picked], 1, seed + 2)
+    made += drawings_of({SHAPES: shapes_kind()}, shapes, seed + 5)[0] if shapes else []
     images = render_all(drawings + made + positives)
     labels = np.concatenate([np.full(len(drawings) + len(made), NOT_A_DIGIT, np.int64), positive_labels])
     return images, labels
@@ -755,21 +766,24 @@ class DrawnPart:
     images: np.ndarray
     labels: np.ndarray
     alphabets: list[str]  # the Omniglot alphabets drawn from
+    shapes: bool  # whether it holds the fonts' held-out shapes (SHAPES)
 
 
 def training_drawings(seed: int, leave_out: Sequence[str] = (), limit: int | None = None) -> DrawnPart:
-    """The drawn part of `write_training_set`: `training_set` of the alphabets not left out."""
-    unknown = sorted(set(leave_out) - set(ALPHABETS))
+    """The drawn part of `write_training_set`: `training_set` of the alphabets not left out, and
+    of the fonts' held-out shapes unless SHAPES is left out."""
+    unknown = sorted(set(leave_out) - set(ALPHABETS) - {SHAPES})
     if unknown:
-        raise DataError(f"no Omniglot alphabet {', '.join(unknown)}: choose among {', '.join(ALPHABETS)}")
+        choices = ", ".join([*ALPHABETS, SHAPES])
+        raise DataError(f"nothing named {', '.join(unknown)} to leave out: choose among {choices}")
     alphabets = [a for a in ALPHABETS if a not in leave_out]
     characters = [c for c in load_omniglot() if c.alphabet in alphabets]
-    sizes = {}
+    sizes = {"shapes": 0 if SHAPES in leave_out else SHAPES_COUNT}
     if limit is not None:
         characters = characters[: limit // 4]
-        sizes = {"kinds": limit // 4, "digits": limit // 4}
+        sizes = {"kinds": limit // 4, "digits": limit // 4, "shapes": min(sizes["shapes"], limit // 8)}
     images, labels = training_set(training_writers(), characters, seed, **sizes)
-    return DrawnPart(images, labels, alphabets)
+    return DrawnPart(images, labels, alphabets, bool(sizes["shapes"]))
 
 
 def training_scan_part(
@@ -793,7 +807,7 @@ def save_training_set(out: Path, seed: int, drawn: DrawnPart, scanned: tuple[np.
     out.mkdir(parents=True, exist_ok=True)
     write_idx(out / "train-images-idx3-ubyte.gz", images)
     write_idx(out / "train-labels-idx1-ubyte.gz", labels.astype(np.uint8))
-    manifest = {"omniglot_alphabets": drawn.alphabets, "seed": seed}
+    manifest = {"omniglot_alphabets": drawn.alphabets, SHAPES_KEY: drawn.shapes, "seed": seed}
     (out / MANIFEST).write_text(json.dumps(manifest, indent=1) + "\n")
     flagged = int((labels == NOT_A_DIGIT).sum())
     return f"wrote {len(labels)} images to {out}: {flagged} not a digit, {len(labels) - flagged} digits"

@@ -26,6 +26,8 @@ ARCHIVE_SHA256 = "47cdcbaca54c5e4c4595a25e22385bc28e382f73b44eaa4eb13fdefea7a6d0
 ALPHABETS = ("Balinese", "Japanese_(katakana)", "Korean", "Sanskrit")
 
 MANIFEST = "manifest.json"  # beside `digitrec data nondigits` images: which alphabets they hold
+# ... and whether they hold the fonts' drawings of the held-out kinds' shapes (`nondigits.SHAPES`).
+SHAPES_KEY = "learned_held_out_shapes"
 
 
 def omniglot_alphabets(folders: list[Path], before: list[str]) -> list[str]:
@@ -38,6 +40,14 @@ def omniglot_alphabets(folders: list[Path], before: list[str]) -> list[str]:
         if manifest.is_file():
             seen.update(json.loads(manifest.read_text()).get("omniglot_alphabets", []))
     return sorted(seen)
+
+
+def learned_held_out_shapes(folders: list[Path], before: bool) -> bool:
+    """Whether the model has now learned the fonts' held-out shapes: it had, or a `digitrec data
+    nondigits` folder among the extra data holds them, so that evaluation knows whether the
+    held-out kinds' shapes are unseen."""
+    manifests = [Path(folder) / MANIFEST for folder in folders]
+    return before or any(bool(json.loads(m.read_text()).get(SHAPES_KEY)) for m in manifests if m.is_file())
 
 
 # Characters a person could read as a digit (a circle is a 0, a bar a 1, a hook a 7): neither

@@ -2,7 +2,10 @@
 
 - `omniglot`: real people's characters of the alphabets a model was trained without (its
   model.json says which it saw; lookalikes left out), each alphabet on its own;
-- `held-out-kinds`: the measuring-only generators of `nondigits.HELD_OUT_KINDS`;
+- `held-out-kinds`: the measuring-only generators of `nondigits.HELD_OUT_KINDS`; for a model that
+  learned the fonts' drawings of their shapes (`nondigits.SHAPES`), measured by a model made
+  without them (`--rotation`), its own figures beside them (then only the generators' styles are
+  unseen);
 - `scans`: MNIST test digits on a page-sized sheet, sent as PNG through the image road;
 and beside the share flagged at the model's operating point (`not_a_digit_above`), the AUROC of
 P(not a digit) separating those non-digits from the MNIST test set's digits.
@@ -17,10 +20,11 @@ from typing import Any
 import numpy as np
 from scipy.stats import rankdata
 
+from digitrec.errors import DataError
 from digitrec.learning.data import load_split, resolve_data_dir
 from digitrec.learning.drawings import Drawing, _warp, place_on_canvas, to_input
 from digitrec.learning.nondigits import HELD_OUT_KINDS, drawings_of
-from digitrec.learning.omniglot import ALPHABETS, OmniglotDrawing, load_omniglot
+from digitrec.learning.omniglot import ALPHABETS, SHAPES_KEY, OmniglotDrawing, load_omniglot
 from digitrec.learning.scans import scan_inputs
 from digitrec.reading.inference import Predictor
 from digitrec.reading.preprocess import mnist_to_input
@@ -52,6 +56,11 @@ def trained_alphabets(predictor: Predictor) -> list[str]:
     return list(getattr(predictor.card, "omniglot_alphabets", None) or [])
 
 
+def learned_held_out_shapes(predictor: Predictor) -> bool:
+    """Whether a model learned the fonts' drawings of the held-out kinds' shapes (model.json)."""
+    return bool(getattr(predictor.card, SHAPES_KEY, False))
+
+
 def _flagged(predictor: Predictor, inputs: np.ndarray) -> np.ndarray:
     """Each input's not-a-digit score, which the model's one verdict rule thresholds."""
     return np.array([reading.rejection for reading in predictor.read(inputs)], dtype=np.float32)
@@ -80,6 +89,30 @@ def held_out_alphabets(predictor: Predictor, mnist_images: np.ndarray) -> dict[s
     return {a: {**f, "model": predictor.version} for a, f in figures.items()}
 
 
+def held_out_kinds(predictor: Predictor, mnist_images: np.ndarray) -> dict[str, Any]:
+    """The held-out kinds' figures against MNIST test, in all and kind by kind."""
+    drawings, kinds = drawings_of(HELD_OUT_KINDS, HELD_OUT_KINDS_COUNT, HELD_OUT_KINDS_SEED)
+    scores = _flagged(predictor, np.stack([to_input(d) for d in drawings])[:, None])
+    mnist = _flagged(predictor, mnist_to_input(mnist_images))
+    threshold = predictor.calibration.not_a_digit_above
+    names = np.array(kinds)
+    by_kind = {k: _figures(scores[names == k], mnist, threshold) for k in HELD_OUT_KINDS}
+    return {**_figures(scores, mnist, threshold), "by_group": by_kind, "measured_by": predictor.version}
+
+
+def held_out_kinds_report(predictor: Predictor, mnist_images: np.ndarray, rotations: list[Predictor]) -> dict[str, Any]:
+    """The figures of a model that never saw the held-out kinds' shapes: this one, or the
+    rotation made without them, with this model's own beside them."""
+    learned = learned_held_out_shapes(predictor)
+    unseen = [r for r in rotations if not learned_held_out_shapes(r)]
+    if rotations and not unseen:
+        raise DataError("every --rotation learned the held-out shapes: make one with --leave-out shapes")
+    own = held_out_kinds(predictor, mnist_images)
+    if not unseen:
+        return {**own, SHAPES_KEY: learned}
+    return {**held_out_kinds(unseen[0], mnist_images), SHAPES_KEY: False, "this_model": {**own, SHAPES_KEY: learned}}
+
+
 def scans_report(predictor: Predictor, images: np.ndarray, labels: np.ndarray) -> dict[str, Any]:
     """Digits on paper, sent as PNG: how many are refused, and how many read right (a refusal is
     an error)."""
@@ -104,20 +137,15 @@ def rejection_report(
 
     For `omniglot`, the alphabets the model never saw; with `rotations` (models made by the same
     recipe, each without one alphabet), each of those on the alphabets it never saw instead: the
-    figures for a model that saw them all. Then the overall AUROC is the lowest alphabet's."""
+    figures for a model that saw them all. Then the overall AUROC is the lowest alphabet's. For
+    `held-out-kinds`, a rotation made without the held-out shapes measures them likewise."""
     predictor = Predictor(model, threads=threads)
     images, labels = load_split(resolve_data_dir(data_dir), "test")
     head: dict[str, Any] = {"model": predictor.name, "version": predictor.version, "dataset": dataset}
     if dataset == "scans":
         return {**head, **scans_report(predictor, images, labels)}
     if dataset == "held-out-kinds":
-        drawings, kinds = drawings_of(HELD_OUT_KINDS, HELD_OUT_KINDS_COUNT, HELD_OUT_KINDS_SEED)
-        scores = _flagged(predictor, np.stack([to_input(d) for d in drawings])[:, None])
-        mnist = _flagged(predictor, mnist_to_input(images))
-        threshold = predictor.calibration.not_a_digit_above
-        names = np.array(kinds)
-        by_kind = {k: _figures(scores[names == k], mnist, threshold) for k in HELD_OUT_KINDS}
-        return {**head, **_figures(scores, mnist, threshold), "by_group": by_kind}
+        return {**head, **held_out_kinds_report(predictor, images, [Predictor(r, threads=threads) for r in rotations])}
     groups: dict[str, dict[str, Any]] = {}
     for source in [Predictor(r, threads=threads) for r in rotations] or [predictor]:
         groups.update(held_out_alphabets(source, images))

@@ -37,7 +37,7 @@ from digitrec.learning.data import (
 )
 from digitrec.learning.drawings import NOT_A_DIGIT, non_digit_drawings, pen_digit_drawings, render_all
 from digitrec.learning.models import ARCHITECTURES, build_model, count_parameters, default_config
-from digitrec.learning.omniglot import omniglot_alphabets
+from digitrec.learning.omniglot import SHAPES_KEY, learned_held_out_shapes, omniglot_alphabets
 from digitrec.learning.tensors import VALIDATION_SIZE, split_validation, to_tensor
 from digitrec.reading.card import FORMAT_VERSION, WEIGHTS_FILE, ModelCard
 from digitrec.reading.preprocess import PREPROCESSING
@@ -477,6 +477,7 @@ def training_metadata(
         "data": data.sources,
         "data_mix": data.mix,
         "omniglot_alphabets": omniglot_alphabets(config.extra_data, []),
+        SHAPES_KEY: learned_held_out_shapes(config.extra_data, False),
         "training_images": len(data.x_train),
         "validation_images": len(data.x_val),
         "history": run.history,
