@@ -437,6 +437,8 @@ def test_finetune_learns_the_corrections_without_forgetting_mnist(tmp_path: Path
     # It was judged with its own calibration, fitted to its weights, not the tuned model's.
     tuned, served = ModelCard.load(tmp_path / "tuned").calibration, ModelCard.load(resolve_model("cnn")).calibration
     assert tuned is not None and served is not None and tuned.temperature != served.temperature
+    # And it carries what the served model learned: the fonts' held-out shapes among them.
+    assert ModelCard.load(tmp_path / "tuned").learned_held_out_shapes is True  # type: ignore[attr-defined]
 
 
 def test_a_changed_mind_replaces_and_undo_takes_back(feedback_client: TestClient, store: Store) -> None:

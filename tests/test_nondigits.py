@@ -167,7 +167,12 @@ def test_a_model_trained_on_the_folder_knows_which_alphabets_and_shapes_it_saw(
     assert report["measured_by"] == rotation.version and report["learned_held_out_shapes"] is False
     assert report["this_model"]["measured_by"] == shipped.version and report["this_model"]["learned_held_out_shapes"]
     with pytest.raises(DataError, match="leave-out shapes"):
-        held_out_kinds_report(rotation, digits, [shipped])
+        held_out_kinds_report(shipped, digits, [shipped])
+    with pytest.raises(DataError, match="one --rotation"):
+        held_out_kinds_report(shipped, digits, [rotation, rotation])
+    # A model that never learned them is measured by itself, whatever rotation is given.
+    alone = held_out_kinds_report(rotation, digits, [shipped])
+    assert alone["measured_by"] == rotation.version and "this_model" not in alone
 
 
 def test_the_recipe_makes_its_data_side_by_side_as_one_after_the_other(tmp_path: Path, data_dir: Path) -> None:

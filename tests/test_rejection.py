@@ -43,6 +43,28 @@ def test_held_out_kinds_through_the_cli(data_dir: Path) -> None:
     assert 0.0 <= report["not_a_digit_rate"] <= 1.0 and 0.5 < report["auroc_vs_mnist_test"] <= 1.0
 
 
+def test_held_out_kinds_of_a_model_that_learned_their_shapes_are_recorded_only_with_a_rotation(
+    tmp_path: Path, data_dir: Path
+) -> None:
+    """Else the card would keep figures on shapes the model learned as the unseen shapes' figures."""
+    import shutil
+
+    from digitrec.reading.card import resolve_model
+
+    shutil.copytree(resolve_model("cnn"), tmp_path / "cnn")
+    before = (tmp_path / "cnn" / "model.json").read_text()
+    command = [sys.executable, "-m", "digitrec", "evaluate", "--model", str(tmp_path / "cnn")]
+    result = subprocess.run(
+        [*command, "--dataset", "held-out-kinds", "--data-dir", str(data_dir), "--record"],
+        capture_output=True,
+        text=True,
+        env=dict(os.environ),
+        timeout=600,
+    )
+    assert result.returncode == 1 and "with --rotation DIR" in result.stderr and "Traceback" not in result.stderr
+    assert (tmp_path / "cnn" / "model.json").read_text() == before
+
+
 def test_omniglot_measures_only_alphabets_never_seen(data_dir: Path) -> None:
     report = rejection_report("cnn", "omniglot", data_dir)
     seen = set(report["trained_on_alphabets"])

@@ -190,7 +190,9 @@ def test_cnn_knows_what_is_no_digit_on_what_it_never_saw(data_dir: Path) -> None
     # alphabet's does); the shipped cnn learned the fonts' drawings of them, and its figures on
     # the generators' drawings are recorded beside it and re-measured here.
     kinds = metrics["held_out_kinds"]
+    assert card_of(resolve_model("cnn"))["learned_held_out_shapes"] is True  # as training recorded it
     assert kinds["learned_held_out_shapes"] is False and kinds["this_model"]["learned_held_out_shapes"] is True
+    assert kinds["this_model"]["measured_by"] == Predictor("cnn").version != kinds["measured_by"]
     assert kinds["n"] == kinds["this_model"]["n"] and set(kinds["by_group"]) == set(kinds["this_model"]["by_group"])
     for dataset in ("held-out-kinds", "scans"):
         measured = rejection_report("cnn", dataset, data_dir)

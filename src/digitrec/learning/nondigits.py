@@ -778,12 +778,13 @@ def training_drawings(seed: int, leave_out: Sequence[str] = (), limit: int | Non
         raise DataError(f"nothing named {', '.join(unknown)} to leave out: choose among {choices}")
     alphabets = [a for a in ALPHABETS if a not in leave_out]
     characters = [c for c in load_omniglot() if c.alphabet in alphabets]
-    sizes = {"shapes": 0 if SHAPES in leave_out else SHAPES_COUNT}
+    shapes = SHAPES not in leave_out
+    sizes = {"shapes": SHAPES_COUNT if shapes else 0}
     if limit is not None:
         characters = characters[: limit // 4]
-        sizes = {"kinds": limit // 4, "digits": limit // 4, "shapes": min(sizes["shapes"], limit // 8)}
+        sizes = {"kinds": limit // 4, "digits": limit // 4, "shapes": max(1, limit // 8) if shapes else 0}
     images, labels = training_set(training_writers(), characters, seed, **sizes)
-    return DrawnPart(images, labels, alphabets, bool(sizes["shapes"]))
+    return DrawnPart(images, labels, alphabets, shapes)
 
 
 def training_scan_part(

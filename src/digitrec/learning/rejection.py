@@ -101,16 +101,20 @@ def held_out_kinds(predictor: Predictor, mnist_images: np.ndarray) -> dict[str, 
 
 
 def held_out_kinds_report(predictor: Predictor, mnist_images: np.ndarray, rotations: list[Predictor]) -> dict[str, Any]:
-    """The figures of a model that never saw the held-out kinds' shapes: this one, or the
-    rotation made without them, with this model's own beside them."""
-    learned = learned_held_out_shapes(predictor)
-    unseen = [r for r in rotations if not learned_held_out_shapes(r)]
-    if rotations and not unseen:
-        raise DataError("every --rotation learned the held-out shapes: make one with --leave-out shapes")
+    """The figures of a model that never saw the held-out kinds' shapes: this one, if it never
+    learned them, else the one rotation made without them, with this model's own beside them
+    (`this_model`). A model that learned them, measured alone, says so (`learned_held_out_shapes`)."""
     own = held_out_kinds(predictor, mnist_images)
-    if not unseen:
-        return {**own, SHAPES_KEY: learned}
-    return {**held_out_kinds(unseen[0], mnist_images), SHAPES_KEY: False, "this_model": {**own, SHAPES_KEY: learned}}
+    if not learned_held_out_shapes(predictor):
+        return {**own, SHAPES_KEY: False}  # its own figures are the unseen shapes' already
+    if not rotations:
+        return {**own, SHAPES_KEY: True}
+    if len(rotations) > 1:
+        raise DataError("held-out-kinds takes one --rotation: the model made without the held-out shapes")
+    if learned_held_out_shapes(rotations[0]):
+        raise DataError("that --rotation learned the held-out shapes: make one with --leave-out shapes")
+    rotation = held_out_kinds(rotations[0], mnist_images)
+    return {**rotation, SHAPES_KEY: False, "this_model": {**own, SHAPES_KEY: True}}
 
 
 def scans_report(predictor: Predictor, images: np.ndarray, labels: np.ndarray) -> dict[str, Any]:
