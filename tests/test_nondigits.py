@@ -160,9 +160,9 @@ def test_a_model_trained_on_the_folder_knows_which_alphabets_and_shapes_it_saw(
     config = TrainConfig(out=tmp_path / "run", data_dir=data_dir, epochs=1, limit=600, fast=True, extra_data=[extra])
     rotation = Predictor(fit(config))
     assert trained_alphabets(rotation) == sorted(set(ALPHABETS) - {"Korean"})
-    assert not learned_held_out_shapes(rotation)
+    assert not learned_held_out_shapes(rotation.card)
     shipped, digits = Predictor("cnn"), mnist_test[0][:100]
-    assert learned_held_out_shapes(shipped)
+    assert learned_held_out_shapes(shipped.card)
     report = held_out_kinds_report(shipped, digits, [rotation])
     assert report["measured_by"] == rotation.version and report["learned_held_out_shapes"] is False
     assert report["this_model"]["measured_by"] == shipped.version and report["this_model"]["learned_held_out_shapes"]

@@ -371,13 +371,6 @@ def evaluate_numbers(args: argparse.Namespace) -> int:
     return 0
 
 
-def learned_shapes(folder: Path) -> bool:
-    """Whether the model learned the fonts' drawings of the held-out kinds' shapes (its card)."""
-    from digitrec.learning.omniglot import SHAPES_KEY
-
-    return bool(getattr(ModelCard.load(folder), SHAPES_KEY, False))
-
-
 def evaluate_other(args: argparse.Namespace, folder: Path) -> int:
     """`evaluate --dataset writers|non-digits`: the figures in README's table, --record stores them."""
     from digitrec.learning.evaluate import evaluate_dataset, record
@@ -387,9 +380,10 @@ def evaluate_other(args: argparse.Namespace, folder: Path) -> int:
     if args.dataset == "numbers":
         return evaluate_numbers(args)
     if args.dataset in REJECTION_SETS:
-        from digitrec.learning.rejection import rejection_report
+        from digitrec.learning.rejection import learned_held_out_shapes, rejection_report
 
-        if args.dataset == "held-out-kinds" and args.record and not args.rotation and learned_shapes(folder):
+        recording_alone = args.dataset == "held-out-kinds" and args.record and not args.rotation
+        if recording_alone and learned_held_out_shapes(ModelCard.load(folder)):
             fail("this model learned the held-out shapes: --record its held-out kinds with --rotation DIR")
         report: Any = rejection_report(args.model, args.dataset, args.data_dir, args.threads, args.rotation)
         result = report

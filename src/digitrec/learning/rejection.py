@@ -56,9 +56,9 @@ def trained_alphabets(predictor: Predictor) -> list[str]:
     return list(getattr(predictor.card, "omniglot_alphabets", None) or [])
 
 
-def learned_held_out_shapes(predictor: Predictor) -> bool:
-    """Whether a model learned the fonts' drawings of the held-out kinds' shapes (model.json)."""
-    return bool(getattr(predictor.card, SHAPES_KEY, False))
+def learned_held_out_shapes(card: object) -> bool:
+    """Whether a model learned the fonts' drawings of the held-out kinds' shapes (its model.json)."""
+    return bool(getattr(card, SHAPES_KEY, False))
 
 
 def _flagged(predictor: Predictor, inputs: np.ndarray) -> np.ndarray:
@@ -104,17 +104,15 @@ def held_out_kinds_report(predictor: Predictor, mnist_images: np.ndarray, rotati
     """The figures of a model that never saw the held-out kinds' shapes: this one, if it never
     learned them, else the one rotation made without them, with this model's own beside them
     (`this_model`). A model that learned them, measured alone, says so (`learned_held_out_shapes`)."""
-    own = held_out_kinds(predictor, mnist_images)
-    if not learned_held_out_shapes(predictor):
-        return {**own, SHAPES_KEY: False}  # its own figures are the unseen shapes' already
-    if not rotations:
-        return {**own, SHAPES_KEY: True}
-    if len(rotations) > 1:
+    learned = learned_held_out_shapes(predictor.card)
+    if learned and len(rotations) > 1:
         raise DataError("held-out-kinds takes one --rotation: the model made without the held-out shapes")
-    if learned_held_out_shapes(rotations[0]):
+    if learned and rotations and learned_held_out_shapes(rotations[0].card):
         raise DataError("that --rotation learned the held-out shapes: make one with --leave-out shapes")
-    rotation = held_out_kinds(rotations[0], mnist_images)
-    return {**rotation, SHAPES_KEY: False, "this_model": {**own, SHAPES_KEY: True}}
+    own = {**held_out_kinds(predictor, mnist_images), SHAPES_KEY: learned}
+    if not learned or not rotations:  # unlearned, its own figures are the unseen shapes' already
+        return own
+    return {**held_out_kinds(rotations[0], mnist_images), SHAPES_KEY: False, "this_model": own}
 
 
 def scans_report(predictor: Predictor, images: np.ndarray, labels: np.ndarray) -> dict[str, Any]:
