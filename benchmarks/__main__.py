@@ -1,4 +1,4 @@
-"""python -m benchmarks [serving|serving-log|inference|training|training-full|page|page-device|memory|
+"""python -m benchmarks [serving|serving-log|serving-ab|inference|training|training-full|page|page-device|memory|
 worst-case|paper|all]"""
 
 from __future__ import annotations
@@ -11,6 +11,7 @@ BENCHMARKS = {
     "inference": inference.main,
     "serving": serving.main,
     "serving-log": serving.request_log_cost,
+    "serving-ab": serving.against_revision,
     "training": training.fast,
     "training-full": training.full,
     "page": page.main,

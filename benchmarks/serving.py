@@ -152,5 +152,55 @@ def request_log_cost(seconds: int = 10, warmup: int = 3, rounds: int = 2) -> Non
     record("Serving: the request log's cost", lines)
 
 
+def against_revision(seconds: int = 10, warmup: int = 3, rounds: int = 6) -> None:
+    """The canvas PNG and the page's strokes at c=16 on 2 workers, this tree against a git
+    revision ($DIGITREC_AB_BASE, default HEAD: the working tree's change against its last
+    commit), `rounds` runs of each in turns (ABBA...), so that the machine's drift falls on both:
+    here one run moves by 5% from the next, more than most changes to the serving road."""
+    import os
+    import statistics
+
+    here = Path(__file__).resolve().parent.parent
+    wanted = os.environ.get("DIGITREC_AB_BASE", "HEAD")
+    commit = subprocess.run(["git", "-C", str(here), "rev-parse", "--short", wanted], capture_output=True, text=True)
+    if commit.returncode:
+        raise SystemExit(f"DIGITREC_AB_BASE={wanted!r} is no git revision here: {commit.stderr.strip()}")
+    base = f"{wanted} ({commit.stdout.strip()})"
+    png, png_type = multipart([drawn_digit_png()])
+    strokes = drawn_digit_strokes()
+    results: dict[str, list[tuple[float, float]]] = {base: [], "this tree": []}
+    with tempfile.TemporaryDirectory() as folder:
+        tree = Path(folder) / "base"
+        subprocess.run(["git", "-C", str(here), "worktree", "add", "--detach", "-q", str(tree), wanted], check=True)
+        sources = {base: str(tree / "src"), "this tree": str(here / "src")}
+        try:
+            for round_ in range(rounds):
+                for name in list(sources) if round_ % 2 == 0 else list(sources)[::-1]:
+                    os.environ["PYTHONPATH"] = sources[name]  # the server's process imports digitrec from there
+                    with running_server(2) as (url, _):
+                        wrk(f"{url}/api/predict", png, png_type, 16, warmup)
+                        read_png = wrk(f"{url}/api/predict", png, png_type, 16, seconds)
+                        wrk(f"{url}/api/predict", strokes, "application/json", 16, warmup)
+                        read_strokes = wrk(f"{url}/api/predict", strokes, "application/json", 16, seconds)
+                    results[name].append((read_png["rps"], read_strokes["rps"]))
+        finally:
+            os.environ.pop("PYTHONPATH", None)
+            subprocess.run(["git", "-C", str(here), "worktree", "remove", "--force", str(tree)], check=False)
+    lines = [
+        f"`/api/predict` at c=16 on 2 workers, {seconds} s per run after {warmup} s of warm-up, {rounds} runs "
+        f"of each tree in turns; the base is `{base}`.",
+        "",
+        "| tree | canvas PNG: median (runs) | the page's strokes: median (runs) |",
+        "| --- | --- | --- |",
+    ]
+    for name, runs in results.items():
+        cells = []
+        for column in (0, 1):
+            rates = [run[column] for run in runs]
+            cells.append(f"{statistics.median(rates):,.0f} ({', '.join(f'{r:,.0f}' for r in rates)})")
+        lines.append(f"| {name} | {cells[0]} | {cells[1]} |")
+    record("Serving: a change against its base", lines)
+
+
 if __name__ == "__main__":
     main()

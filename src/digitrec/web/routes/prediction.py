@@ -17,7 +17,7 @@ from digitrec.reading.fastpng import png_size
 from digitrec.reading.reader import Reader, Strokes
 from digitrec.web import schemas
 from digitrec.web.answers import ERRORS, JSON_ERRORS, answer, reading_body
-from digitrec.web.deps import MetricsDep, Registry, RegistryDep, SettingsDep, off_loop
+from digitrec.web.deps import MetricsDep, Registry, RegistryDep, SettingsDep, off_loop, reading_state
 from digitrec.web.inputs import compact_byte_values
 from digitrec.web.metrics import Metrics
 from digitrec.web.settings import Settings
@@ -35,8 +35,9 @@ SEED_SHAPE = "expected the canvas's RGBA bytes as an array or an index-keyed obj
     openapi_extra=request_body(schemas.PredictRequest, schemas.PredictOptions),
     summary="Read the digit in one drawing",
 )
-async def predict(request: Request, settings: SettingsDep, registry: RegistryDep, metrics: MetricsDep) -> Response:
+async def predict(request: Request) -> Response:
     started = time.perf_counter()
+    settings, registry, metrics = reading_state(request)
     body = await posted(request)
     if small_body(body):
         submission = read_submission(body, settings, schemas.PredictOptions, schemas.PredictRequest, many=False)
