@@ -169,6 +169,7 @@ def against_revision(seconds: int = 10, warmup: int = 3, rounds: int = 6) -> Non
     png, png_type = multipart([drawn_digit_png()])
     strokes = drawn_digit_strokes()
     results: dict[str, list[tuple[float, float]]] = {base: [], "this tree": []}
+    inherited = os.environ.get("PYTHONPATH")
     with tempfile.TemporaryDirectory() as folder:
         tree = Path(folder) / "base"
         subprocess.run(["git", "-C", str(here), "worktree", "add", "--detach", "-q", str(tree), wanted], check=True)
@@ -184,8 +185,12 @@ def against_revision(seconds: int = 10, warmup: int = 3, rounds: int = 6) -> Non
                         read_strokes = wrk(f"{url}/api/predict", strokes, "application/json", 16, seconds)
                     results[name].append((read_png["rps"], read_strokes["rps"]))
         finally:
-            os.environ.pop("PYTHONPATH", None)
+            if inherited is None:
+                os.environ.pop("PYTHONPATH", None)
+            else:
+                os.environ["PYTHONPATH"] = inherited
             subprocess.run(["git", "-C", str(here), "worktree", "remove", "--force", str(tree)], check=False)
+    subprocess.run(["git", "-C", str(here), "worktree", "prune"], check=False)  # if the removal failed
     lines = [
         f"`/api/predict` at c=16 on 2 workers, {seconds} s per run after {warmup} s of warm-up, {rounds} runs "
         f"of each tree in turns; the base is `{base}`.",

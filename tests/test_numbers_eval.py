@@ -84,8 +84,8 @@ def test_the_report_breaks_the_figures_down_by_condition(reader: Reader, pendigi
 @pytest.mark.slow
 def test_the_shipped_cnn_reads_numbers_as_docs_models_says(reader: Reader, pendigits_dir: Path) -> None:
     """docs/models.md: 89.5% as strokes (80.0% before a thick pen's digits were redrawn and a lifted
-    pen's strokes joined freely; 89.0% before the bar of a lifted 4 was kept, as the cnn before it
-    learned the fonts' held-out shapes read them)
+    pen's strokes joined freely; 89.0% before the bar of a lifted 4 was kept; 89.5% also with the
+    cnn before it learned the fonts' held-out shapes)
     and 72.5% as pictures (65.0% before the pair reader read a mark's slices, 70.0% before it
     learned thick pens, 74.0% with the cnn before; floors a point under, for the last digit of
     another machine's float), and 24 of the 26 neat numbers both ways (measured 2026-12-07)."""

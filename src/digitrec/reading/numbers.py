@@ -242,21 +242,22 @@ def _lifted(left: Atom, right: Atom, lifts: frozenset[tuple[int, int]]) -> bool:
 
 def skip_score(box: Box, height: float, not_a_digit: float, lifted: bool = False) -> float:
     """Log-score of leaving a mark out: cheap when tiny or when the model calls it no digit. A
-    `lifted` mark (written right before or after a neighbour, within a pen lift's reach) is left
-    out by its size only: the bar of a 4 whose stem was lifted apart is no digit alone, and leaving
-    it out for nothing read the stem as a 1 (issue 22, item 5). Four samples of 300 training
-    writers' numbers as strokes (never the held-out writers'): 1,087 -> 1,094 of 1,200 read
-    exactly, none worse (docs/models.md)."""
+    `lifted` mark (written right before or after a neighbour, within a pen lift's reach) as tall
+    as a digit is left out by its size only: the bar of a 4 whose stem was lifted apart is no
+    digit alone, and leaving it out for nothing read the stem as a 1 (issue 22, item 5). A short
+    one (a dot, a dash, an underline after the last digit) is left out as any other mark, else it
+    joins its neighbour for free and spoils its reading ("55-" read "5")."""
     size = max(box[2] - box[0], box[3] - box[1]) / height
     by_size = -SKIP_SMALL - SKIP_SIZE * max(0.0, size - SKIP_FROM)
-    if lifted:
+    if lifted and box[3] - box[1] >= SHORT_FROM * height:
         return by_size
     return max(by_size, math.log(max(not_a_digit, FLOOR)))
 
 
 def lifted_marks(page: Page) -> set[int]:
-    """The atoms (whole marks) that a stroke of another mark was written right before or after,
-    within reach (`Page.lifts`): parts of one digit, by pen order. Empty on the pixel road."""
+    """The atoms that a stroke of another mark was written right before or after, within reach
+    (`Page.lifts`): on the stroke road, where each atom is one stroke, maybe parts of one digit
+    (or two digits written close). Empty on the pixel road, which has no pen order."""
     atoms = page.atoms
     return {
         i
