@@ -150,8 +150,8 @@ def test_a_model_trained_on_the_folder_knows_which_alphabets_and_shapes_it_saw(
     a model on the alphabets it never saw, and only those, and `--dataset held-out-kinds` on a
     model that never saw their shapes."""
     from digitrec.errors import DataError
-    from digitrec.learning.omniglot import ALPHABETS
-    from digitrec.learning.rejection import held_out_kinds_report, learned_held_out_shapes, trained_alphabets
+    from digitrec.learning.omniglot import ALPHABETS, card_learned_shapes
+    from digitrec.learning.rejection import held_out_kinds_report, trained_alphabets
     from digitrec.learning.train import TrainConfig, fit
     from digitrec.reading.inference import Predictor
 
@@ -160,9 +160,9 @@ def test_a_model_trained_on_the_folder_knows_which_alphabets_and_shapes_it_saw(
     config = TrainConfig(out=tmp_path / "run", data_dir=data_dir, epochs=1, limit=600, fast=True, extra_data=[extra])
     rotation = Predictor(fit(config))
     assert trained_alphabets(rotation) == sorted(set(ALPHABETS) - {"Korean"})
-    assert not learned_held_out_shapes(rotation.card)
+    assert not card_learned_shapes(rotation.card)
     shipped, digits = Predictor("cnn"), mnist_test[0][:100]
-    assert learned_held_out_shapes(shipped.card)
+    assert card_learned_shapes(shipped.card)
     report = held_out_kinds_report(shipped, digits, [rotation])
     assert report["measured_by"] == rotation.version and report["learned_held_out_shapes"] is False
     assert report["this_model"]["measured_by"] == shipped.version and report["this_model"]["learned_held_out_shapes"]

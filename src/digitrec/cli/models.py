@@ -380,10 +380,11 @@ def evaluate_other(args: argparse.Namespace, folder: Path) -> int:
     if args.dataset == "numbers":
         return evaluate_numbers(args)
     if args.dataset in REJECTION_SETS:
-        from digitrec.learning.rejection import learned_held_out_shapes, rejection_report
+        from digitrec.learning.omniglot import card_learned_shapes
+        from digitrec.learning.rejection import rejection_report
 
         recording_alone = args.dataset == "held-out-kinds" and args.record and not args.rotation
-        if recording_alone and learned_held_out_shapes(ModelCard.load(folder)):
+        if recording_alone and card_learned_shapes(ModelCard.load(folder)):
             fail("this model learned the held-out shapes: --record its held-out kinds with --rotation DIR")
         report: Any = rejection_report(args.model, args.dataset, args.data_dir, args.threads, args.rotation)
         result = report

@@ -31,7 +31,7 @@ from digitrec.learning import checkpoint
 from digitrec.learning.compare import NOT_BETTER, compare, measuring_sets
 from digitrec.learning.data import load_split, resolve_data_dir
 from digitrec.learning.evaluate import fit_calibration
-from digitrec.learning.omniglot import SHAPES_KEY, learned_held_out_shapes, omniglot_alphabets
+from digitrec.learning.omniglot import SHAPES_KEY, card_learned_shapes, learned_held_out_shapes, omniglot_alphabets
 from digitrec.learning.tensors import split_validation
 from digitrec.learning.train import accuracy_and_loss, contrast_curve, load_torch_model, seed_everything
 from digitrec.reading.card import PAIRS_FOLDER, ModelCard, resolve_model
@@ -258,7 +258,7 @@ def candidate_card(card: ModelCard, source: Path, report: dict[str, Any], config
         **card.model_dump(exclude_none=True, exclude={"comparison", "serving_graph"}),
         "name": f"{card.name}-finetuned",
         "omniglot_alphabets": omniglot_alphabets(config.extra_data, getattr(card, "omniglot_alphabets", [])),
-        SHAPES_KEY: learned_held_out_shapes(config.extra_data, bool(getattr(card, SHAPES_KEY, False))),
+        SHAPES_KEY: learned_held_out_shapes(config.extra_data, card_learned_shapes(card)),
         "command": config.command,
         "finetune": {"from": str(source), "config": {k: str(v) for k, v in vars(config).items()}, "report": report},
         "metrics": {"test_accuracy": after["mnist_test"], "corrections_holdout_accuracy": after["corrections_holdout"]},

@@ -50,6 +50,11 @@ def learned_held_out_shapes(folders: list[Path], before: bool) -> bool:
     return before or any(bool(json.loads(m.read_text()).get(SHAPES_KEY)) for m in manifests if m.is_file())
 
 
+def card_learned_shapes(card: object) -> bool:
+    """Whether a model learned the fonts' drawings of the held-out kinds' shapes (its model.json)."""
+    return bool(getattr(card, SHAPES_KEY, False))
+
+
 # Characters a person could read as a digit (a circle is a 0, a bar a 1, a hook a 7): neither
 # taught as "not a digit" nor counted against the model when it reads them as one. The data's
 # README lists these from one drawing each; we looked at ten drawers of each, rendered as the model

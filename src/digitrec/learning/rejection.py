@@ -24,7 +24,7 @@ from digitrec.errors import DataError
 from digitrec.learning.data import load_split, resolve_data_dir
 from digitrec.learning.drawings import Drawing, _warp, place_on_canvas, to_input
 from digitrec.learning.nondigits import HELD_OUT_KINDS, drawings_of
-from digitrec.learning.omniglot import ALPHABETS, SHAPES_KEY, OmniglotDrawing, load_omniglot
+from digitrec.learning.omniglot import ALPHABETS, SHAPES_KEY, OmniglotDrawing, card_learned_shapes, load_omniglot
 from digitrec.learning.scans import scan_inputs
 from digitrec.reading.inference import Predictor
 from digitrec.reading.preprocess import mnist_to_input
@@ -54,11 +54,6 @@ def auroc(digits: np.ndarray, others: np.ndarray) -> float:
 def trained_alphabets(predictor: Predictor) -> list[str]:
     """The Omniglot alphabets a model learned from (model.json's data mix), none if it never saw any."""
     return list(getattr(predictor.card, "omniglot_alphabets", None) or [])
-
-
-def learned_held_out_shapes(card: object) -> bool:
-    """Whether a model learned the fonts' drawings of the held-out kinds' shapes (its model.json)."""
-    return bool(getattr(card, SHAPES_KEY, False))
 
 
 def _flagged(predictor: Predictor, inputs: np.ndarray) -> np.ndarray:
@@ -103,11 +98,11 @@ def held_out_kinds(predictor: Predictor, mnist_images: np.ndarray) -> dict[str, 
 def held_out_kinds_report(predictor: Predictor, mnist_images: np.ndarray, rotations: list[Predictor]) -> dict[str, Any]:
     """The figures of a model that never saw the held-out kinds' shapes: this one, if it never
     learned them, else the one rotation made without them, with this model's own beside them
-    (`this_model`). A model that learned them, measured alone, says so (`learned_held_out_shapes`)."""
-    learned = learned_held_out_shapes(predictor.card)
+    (`this_model`). A model that learned them, measured alone, says so (`SHAPES_KEY`)."""
+    learned = card_learned_shapes(predictor.card)
     if learned and len(rotations) > 1:
         raise DataError("held-out-kinds takes one --rotation: the model made without the held-out shapes")
-    if learned and rotations and learned_held_out_shapes(rotations[0].card):
+    if learned and rotations and card_learned_shapes(rotations[0].card):
         raise DataError("that --rotation learned the held-out shapes: make one with --leave-out shapes")
     own = {**held_out_kinds(predictor, mnist_images), SHAPES_KEY: learned}
     if not learned or not rotations:  # unlearned, its own figures are the unseen shapes' already

@@ -258,6 +258,8 @@ def lifted_marks(page: Page) -> set[int]:
     """The atoms that a stroke of another mark was written right before or after, within reach
     (`Page.lifts`): on the stroke road, where each atom is one stroke, maybe parts of one digit
     (or two digits written close). Empty on the pixel road, which has no pen order."""
+    if not page.lifts:
+        return set()
     atoms = page.atoms
     return {
         i
@@ -368,7 +370,7 @@ def choose(
     ]
     singles = {h.start: index for index, h in enumerate(found) if h.stop == h.start + 1}
     # Only a whole mark may be left out, never one slice of a component.
-    lifted = lifted_marks(page) if page.lifts else set()
+    lifted = lifted_marks(page)
     skips = [
         skip_score(found[singles[i]].box, height, readings[singles[i]].rejection, i in lifted)
         if atom.whole
