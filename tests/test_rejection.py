@@ -13,7 +13,7 @@ import numpy as np
 import pytest
 
 from digitrec.learning.rejection import rejection_report
-from digitrec.learning.scans import PAGE, page_pixels, page_with_digit, scan_inputs
+from digitrec.learning.scans import PAGE, SMALL_SIDES, page_pixels, page_with_digit, scan_inputs
 from digitrec.reading.inference import Predictor
 
 pytestmark = pytest.mark.slow  # each reads the MNIST test set through a model
@@ -80,6 +80,24 @@ def test_a_scan_learned_from_is_the_same_input_as_one_sent_as_png(mnist_test: tu
     assert np.array_equal(sent, skipped)
     pixels = page_pixels(images[0], np.random.default_rng(9))
     assert pixels.shape == PAGE[::-1] and pixels.dtype == np.uint8 and pixels.min() < 120 < pixels.max()
+
+
+def test_small_scans_are_small_and_half_of_them_black_and_white(mnist_test: tuple[np.ndarray, np.ndarray]) -> None:
+    images, _ = mnist_test
+    rng = np.random.default_rng(3)
+    sides, binarized = [], 0
+    for digit in images[:60]:
+        page = page_pixels(digit, rng, small=SMALL_SIDES).astype(np.int16)
+        paper, pen = int(np.median(page)), int(page.min()) + 12  # the darkest grain of the pen's ink
+        ink = page < (paper + pen) // 2
+        rows, cols = np.flatnonzero(ink.any(axis=1)), np.flatnonzero(ink.any(axis=0))
+        sides.append(max(rows[-1] - rows[0], cols[-1] - cols[0]) + 1)
+        # Grain is at most 4 levels (sigma): a black-and-white page has next to no grey between.
+        grey = ((page > pen + 15) & (page < paper - 20)).sum()
+        binarized += grey < 0.05 * ink.sum()
+    # The digit fills about 0.7 of the square (20-112 px); log-uniform, so half are under 40 px.
+    assert max(sides) <= 0.8 * SMALL_SIDES[1] and min(sides) < 20 and np.median(sides) < 40
+    assert 15 <= binarized <= 45
 
 
 def test_a_scanned_digit_is_a_page_sent_as_png(mnist_test: tuple[np.ndarray, np.ndarray]) -> None:

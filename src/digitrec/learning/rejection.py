@@ -6,7 +6,8 @@
   learned the fonts' drawings of their shapes (`nondigits.SHAPES`), measured by a model made
   without them (`--rotation`), its own figures beside them (then only the generators' styles are
   unseen);
-- `scans`: MNIST test digits on a page-sized sheet, sent as PNG through the image road;
+- `scans`: MNIST test digits on a page-sized sheet, sent as PNG through the image road, and
+  other test digits as small or black-and-white scans (`small_or_binary`);
 and beside the share flagged at the model's operating point (`not_a_digit_above`), the AUROC of
 P(not a digit) separating those non-digits from the MNIST test set's digits.
 """
@@ -25,13 +26,14 @@ from digitrec.learning.data import load_split, resolve_data_dir
 from digitrec.learning.drawings import Drawing, _warp, place_on_canvas, to_input
 from digitrec.learning.nondigits import HELD_OUT_KINDS, drawings_of
 from digitrec.learning.omniglot import ALPHABETS, SHAPES_KEY, OmniglotDrawing, card_learned_shapes, load_omniglot
-from digitrec.learning.scans import scan_inputs
+from digitrec.learning.scans import SMALL_SIDES, scan_inputs
 from digitrec.reading.inference import Predictor
 from digitrec.reading.preprocess import mnist_to_input
 
-OMNIGLOT_TEST_SEED, HELD_OUT_KINDS_SEED, SCANS_SEED = 2028, 2029, 2030
+OMNIGLOT_TEST_SEED, HELD_OUT_KINDS_SEED, SCANS_SEED, SMALL_SCANS_SEED = 2028, 2029, 2030, 2031
 HELD_OUT_KINDS_COUNT = 2200  # 200 of each of the 11 kinds
 SCANS_COUNT = 3000  # of MNIST's test set: 70 ms each through the PNG road
+SMALL_SCANS_COUNT = 3000  # the next 3,000 of the test set, small or black and white (scans.SMALL_SIDES)
 
 
 def omniglot_drawing(drawing: OmniglotDrawing, rng: np.random.Generator) -> Drawing:
@@ -112,10 +114,20 @@ def held_out_kinds_report(predictor: Predictor, mnist_images: np.ndarray, rotati
 
 def scans_report(predictor: Predictor, images: np.ndarray, labels: np.ndarray) -> dict[str, Any]:
     """Digits on paper, sent as PNG: how many are refused, and how many read right (a refusal is
-    an error)."""
-    readings = predictor.read(scan_inputs(images[:SCANS_COUNT], SCANS_SEED))
+    an error); the small or black-and-white ones apart."""
+    small = slice(SCANS_COUNT, SCANS_COUNT + SMALL_SCANS_COUNT)
+    return {
+        **_scans_figures(predictor, scan_inputs(images[:SCANS_COUNT], SCANS_SEED), labels[:SCANS_COUNT]),
+        "small_or_binary": _scans_figures(
+            predictor, scan_inputs(images[small], SMALL_SCANS_SEED, small=SMALL_SIDES), labels[small]
+        ),
+    }
+
+
+def _scans_figures(predictor: Predictor, inputs: np.ndarray, labels: np.ndarray) -> dict[str, Any]:
+    readings = predictor.read(inputs)
     flagged = np.array([r.not_a_digit for r in readings])
-    right = (np.array([r.digit for r in readings]) == labels[:SCANS_COUNT]) & ~flagged
+    right = (np.array([r.digit for r in readings]) == labels) & ~flagged
     return {
         "n": len(readings),
         "not_a_digit_rate": round(float(flagged.mean()), 6),

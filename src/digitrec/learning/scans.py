@@ -14,14 +14,23 @@ from digitrec.reading.decode import decode_image
 from digitrec.reading.preprocess import preprocess
 
 PAGE = (600, 800)  # width, height: a page at a phone's or a scanner's low resolution
+# Small or black-and-white digits, measured apart (`rejection.SMALL_SCANS_SEED`): a postal code's
+# 11-16 px digits, a fax, a thresholded scan. The MNIST square is drawn 20-112 px across (the digit
+# 14-80 px tall), log-uniformly, so most are small, and half are binarized. Not learned from: a
+# cnn that learned 2,000 such training digits refused one of these 3,000 fewer (docs/models.md).
+SMALL_SIDES = (20, 112)
+BINARIZED = 0.5  # the share of small scans whose ink is thresholded to black and white
 
 
-def page_pixels(digit: np.ndarray, rng: np.random.Generator) -> np.ndarray:
+def page_pixels(digit: np.ndarray, rng: np.random.Generator, small: tuple[int, int] | None = None) -> np.ndarray:
     """uint8 (800, 600) pixels of a page with `digit` (uint8 28x28, ink high) on it: 40-240 px
     tall (MNIST's digits fill about 20 of their 28 rows), anywhere on the page, ink 10-90 on paper
-    215-250, with grain."""
-    side = int(rng.uniform(56, 336))
+    215-250, with grain. `small`: the square's sides instead (log-uniform), half of them in black
+    and white (`BINARIZED`)."""
+    side = int(rng.uniform(56, 336)) if small is None else round(float(np.exp(rng.uniform(*np.log(small)))))
     ink = np.asarray(Image.fromarray(digit).resize((side, side), Image.Resampling.BICUBIC), np.float32) / 255
+    if small is not None and rng.random() < BINARIZED:
+        ink = (ink > rng.uniform(0.35, 0.65)).astype(np.float32)
     width, height = PAGE
     paper, pen = rng.uniform(215, 250), rng.uniform(10, 90)
     page = np.full((height, width), paper, np.float32)
@@ -33,22 +42,29 @@ def page_pixels(digit: np.ndarray, rng: np.random.Generator) -> np.ndarray:
 
 def page_with_digit(digit: np.ndarray, rng: np.random.Generator) -> bytes:
     """The page of `page_pixels` as PNG bytes, as a scan or a photo arrives."""
+    return png_bytes(page_pixels(digit, rng))
+
+
+def png_bytes(pixels: np.ndarray) -> bytes:
     encoded = io.BytesIO()
     # The fastest compression: grain does not compress, and the pixels decoded are the same.
-    Image.fromarray(page_pixels(digit, rng)).save(encoded, "PNG", compress_level=1)
+    Image.fromarray(pixels).save(encoded, "PNG", compress_level=1)
     return encoded.getvalue()
 
 
-def scan_inputs(digits: Sequence[np.ndarray] | np.ndarray, seed: int, as_png: bool = True) -> np.ndarray:
+def scan_inputs(
+    digits: Sequence[np.ndarray] | np.ndarray, seed: int, as_png: bool = True, small: tuple[int, int] | None = None
+) -> np.ndarray:
     """Each digit on its own page, back through the API's road -> (N, 1, 28, 28). `as_png`: sent
     as PNG and decoded, as the published figures are measured; without it the page's pixels go
     straight to `preprocess`. PNG is lossless, so both give the same inputs (a test checks), and
     the PNG's encoding and decoding are 60% of a scan's cost: what is learned from and calibrated
-    on (6,000 scans a recipe) skips them."""
+    on (6,000 scans a recipe) skips them. `small`: small or black-and-white pages (`page_pixels`)."""
     rng = np.random.default_rng(seed)
 
     def page(digit: np.ndarray) -> Image.Image | np.ndarray:
-        return decode_image(page_with_digit(digit, rng)) if as_png else page_pixels(digit, rng)
+        pixels = page_pixels(digit, rng, small)
+        return decode_image(png_bytes(pixels)) if as_png else pixels
 
     return np.stack([preprocess(page(d)) for d in digits])[:, None]
 
