@@ -13,7 +13,7 @@ import numpy as np
 import pytest
 
 from digitrec.learning.rejection import rejection_report
-from digitrec.learning.scans import PAGE, SMALL_SIDES, page_pixels, page_with_digit, scan_inputs
+from digitrec.learning.scans import PAGE, SMALL_SIDES, page_pixels, png_bytes, scan_inputs
 from digitrec.reading.inference import Predictor
 
 pytestmark = pytest.mark.slow  # each reads the MNIST test set through a model
@@ -102,7 +102,7 @@ def test_small_scans_are_small_and_half_of_them_black_and_white(mnist_test: tupl
 
 def test_a_scanned_digit_is_a_page_sent_as_png(mnist_test: tuple[np.ndarray, np.ndarray]) -> None:
     images, labels = mnist_test
-    png = page_with_digit(images[0], np.random.default_rng(0))
+    png = png_bytes(page_pixels(images[0], np.random.default_rng(0)))
     assert png[:8] == b"\x89PNG\r\n\x1a\n"
     inputs = scan_inputs(images[:50], seed=1)
     assert inputs.shape == (50, 1, 28, 28) and PAGE == (600, 800)

@@ -40,12 +40,8 @@ def page_pixels(digit: np.ndarray, rng: np.random.Generator, small: tuple[int, i
     return np.clip(page, 0, 255).astype(np.uint8)
 
 
-def page_with_digit(digit: np.ndarray, rng: np.random.Generator) -> bytes:
-    """The page of `page_pixels` as PNG bytes, as a scan or a photo arrives."""
-    return png_bytes(page_pixels(digit, rng))
-
-
 def png_bytes(pixels: np.ndarray) -> bytes:
+    """A page of `page_pixels` as PNG bytes, as a scan or a photo arrives."""
     encoded = io.BytesIO()
     # The fastest compression: grain does not compress, and the pixels decoded are the same.
     Image.fromarray(pixels).save(encoded, "PNG", compress_level=1)
