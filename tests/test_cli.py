@@ -95,6 +95,7 @@ def test_evaluate_report_writes_pngs(tmp_path: Path, data_dir: Path) -> None:
         (["evaluate", "--model", "nope"], "unknown model 'nope'"),
         (["train", "--data-dir", "{empty}", "--dry-run"], "train-images-idx3-ubyte.gz is missing"),
         (["data", "verify", "--dir", "{corrupt}"], "corrupt or truncated"),
+        (["data", "nondigits", "--out", "{empty}/nd", "--fonts", "-1"], "--fonts must be 0 or more, not -1"),
     ],
 )
 def test_user_errors_are_one_line_and_nonzero(tmp_path: Path, data_dir: Path, args: list[str], message: str) -> None:
@@ -151,6 +152,7 @@ COMMANDS = [
     ["data", "download"],
     ["data", "verify"],
     ["data", "pieces"],
+    ["data", "nondigits"],
     ["serve"],
     ["feedback"],
     ["feedback", "stats"],

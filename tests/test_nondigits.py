@@ -136,6 +136,15 @@ def test_the_folder_finetune_reads_is_shuffled_and_says_which_alphabets(tmp_path
     assert {NOT_A_DIGIT} < set(labels[-20:]) and set(labels[-20:]) - {NOT_A_DIGIT}
     manifest = json.loads((out / MANIFEST).read_text())
     assert "Korean" not in manifest["omniglot_alphabets"] and manifest["learned_held_out_shapes"] is True
+    assert manifest["font_glyphs"] == 0  # an option, not the recipe's
+    write_training_set(
+        tmp_path / "fonts", seed=0, leave_out=["Korean"], scans=20, data_dir=data_dir, limit=80, fonts=99
+    )
+    with_fonts, with_labels = load_split(tmp_path / "fonts", "train", verify=False)
+    assert (
+        len(with_fonts) == len(images) + 10 and (with_labels == NOT_A_DIGIT).sum() == (labels == NOT_A_DIGIT).sum() + 10
+    )
+    assert json.loads((tmp_path / "fonts" / MANIFEST).read_text())["font_glyphs"] == 10  # limit // 8
     write_training_set(tmp_path / "without", seed=0, leave_out=["Korean", SHAPES], scans=0, data_dir=data_dir, limit=80)
     assert json.loads((tmp_path / "without" / MANIFEST).read_text())["learned_held_out_shapes"] is False
     without, _ = load_split(tmp_path / "without", "train", verify=False)

@@ -48,6 +48,7 @@ from digitrec.learning.drawings import (
     place_on_canvas,
     render_all,
 )
+from digitrec.learning.fontglyphs import font_glyph_images
 from digitrec.learning.hershey import hershey_kinds, shapes_kind
 from digitrec.learning.omniglot import ALPHABETS, MANIFEST, SHAPES_KEY, OmniglotDrawing, load_omniglot
 
@@ -750,15 +751,19 @@ def write_training_set(
     scans: int = 4000,
     data_dir: Path | None = None,
     limit: int | None = None,
+    fonts: int = 0,
 ) -> str:
     """`digitrec data nondigits`: the training set, as MNIST's gzip IDX files (what --extra-data
     reads), and a manifest that `train` and `finetune` copy into the model's card, so that a model's
     evaluation knows which alphabets it never saw. With `scans` MNIST training digits as a page
     sends them, as themselves: without them, a model taught many non-digits refuses scanned 1s.
+    With `fonts` drawings of the outline fonts' glyphs (`fontglyphs.py`), many writing systems'
+    letters: an option of experiments, not of the recipe (docs/models.md says why).
     `limit`: about that many images in all, to check a set-up quickly (`recipe --dry-run`).
     The drawings and the scans are independent parts (the recipe makes them side by side)."""
     drawn = training_drawings(seed, leave_out, limit)
-    return save_training_set(out, seed, drawn, training_scan_part(seed, scans, data_dir, limit))
+    glyphs = font_glyph_part(seed, fonts, data_dir, limit)
+    return save_training_set(out, seed, drawn, training_scan_part(seed, scans, data_dir, limit), glyphs)
 
 
 @dataclass
@@ -796,9 +801,26 @@ def training_scan_part(
     return scanned_training_digits(scans, seed + 3, seed, data_dir) if scans else None
 
 
-def save_training_set(out: Path, seed: int, drawn: DrawnPart, scanned: tuple[np.ndarray, np.ndarray] | None) -> str:
-    """Both parts together, shuffled, as gzip IDX files and the manifest."""
+def font_glyph_part(seed: int, count: int, data_dir: Path | None = None, limit: int | None = None) -> np.ndarray:
+    """The fonts' glyphs of `write_training_set`, all NOT_A_DIGIT (uint8 (N, 28, 28))."""
+    if limit is not None:
+        count = min(count, limit // 8)
+    return font_glyph_images(count, seed + 6, data_dir) if count else np.zeros((0, 28, 28), np.uint8)
+
+
+def save_training_set(
+    out: Path,
+    seed: int,
+    drawn: DrawnPart,
+    scanned: tuple[np.ndarray, np.ndarray] | None,
+    glyphs: np.ndarray | None = None,
+) -> str:
+    """The parts together, shuffled, as gzip IDX files and the manifest. Without `glyphs` (the
+    recipe's), the set is bit for bit the one made before they were an option."""
     images, labels = drawn.images, drawn.labels
+    glyphs = np.zeros((0, 28, 28), np.uint8) if glyphs is None else glyphs
+    images = np.concatenate([images, glyphs])
+    labels = np.concatenate([labels, np.full(len(glyphs), NOT_A_DIGIT, np.int64)])
     if scanned is not None:
         images, labels = np.concatenate([images, scanned[0]]), np.concatenate([labels, scanned[1]])
     # Shuffled: `finetune` holds out the last rows of a folder (its newest corrections), which
@@ -808,7 +830,12 @@ def save_training_set(out: Path, seed: int, drawn: DrawnPart, scanned: tuple[np.
     out.mkdir(parents=True, exist_ok=True)
     write_idx(out / "train-images-idx3-ubyte.gz", images)
     write_idx(out / "train-labels-idx1-ubyte.gz", labels.astype(np.uint8))
-    manifest = {"omniglot_alphabets": drawn.alphabets, SHAPES_KEY: drawn.shapes, "seed": seed}
+    manifest = {
+        "omniglot_alphabets": drawn.alphabets,
+        SHAPES_KEY: drawn.shapes,
+        "font_glyphs": len(glyphs),
+        "seed": seed,
+    }
     (out / MANIFEST).write_text(json.dumps(manifest, indent=1) + "\n")
     flagged = int((labels == NOT_A_DIGIT).sum())
     return f"wrote {len(labels)} images to {out}: {flagged} not a digit, {len(labels) - flagged} digits"
