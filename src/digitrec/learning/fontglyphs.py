@@ -134,10 +134,16 @@ def glyph_picture(font: str, char: str, size: int = RENDER_SIZE, weight: int = 0
     return picture
 
 
-def _characters(font: str) -> list[str]:
+@cache
+def _code_points(font: str) -> tuple[int, ...]:
+    """Every character the font draws (its cmap), in order."""
     from fontTools.ttLib import TTFont  # matplotlib's own dependency
 
-    return [chr(c) for c in sorted(TTFont(str(_font_folder() / font)).getBestCmap()) if wanted(c)]
+    return tuple(sorted(TTFont(str(_font_folder() / font)).getBestCmap()))
+
+
+def _characters(font: str) -> list[str]:
+    return [chr(c) for c in _code_points(font) if wanted(c)]
 
 
 def _plain_input(font: str, char: str) -> np.ndarray | None:
@@ -168,15 +174,9 @@ def held_out_shape_inputs() -> np.ndarray:
     """The fonts' drawings of the held-out kinds' shapes, as inputs: what no taught glyph may be near."""
     shapes = []
     for font in FONTS:
-        present = set(_characters_all(font))
-        shapes += [_plain_input(font, char) for char in HELD_OUT_SHAPES if char in present]
+        present = set(_code_points(font))
+        shapes += [_plain_input(font, char) for char in HELD_OUT_SHAPES if ord(char) in present]
     return np.stack([s for s in shapes if s is not None])
-
-
-def _characters_all(font: str) -> list[str]:
-    from fontTools.ttLib import TTFont
-
-    return [chr(c) for c in TTFont(str(_font_folder() / font)).getBestCmap()]
 
 
 @cache
